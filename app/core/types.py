@@ -1,0 +1,27 @@
+"""Small value types shared by every layer."""
+
+from __future__ import annotations
+
+import re
+from typing import NewType
+
+from eth_utils import to_checksum_address
+
+Address = NewType("Address", str)
+"""An EIP-55 checksummed 0x address."""
+
+UINT128_MAX = 2**128 - 1
+UINT256_MAX = 2**256 - 1
+
+_ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
+
+
+class InvalidAddressError(Exception):
+    """The text is not a 0x-prefixed 20-byte hex address."""
+
+
+def to_address(text: str) -> Address:
+    """Parses and checksums an address; any case is accepted, as wallets send both."""
+    if not _ADDRESS_RE.match(text):
+        raise InvalidAddressError(f"not a 0x-prefixed 20-byte hex address: {text!r}")
+    return Address(to_checksum_address(text))
