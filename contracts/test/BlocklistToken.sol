@@ -23,12 +23,12 @@ contract BlocklistToken is ERC20 {
     }
 
     /// @notice Unrestricted: every transfer from or to `account` reverts from now on.
-    function block(address account) external {
+    function blockAccount(address account) external {
         isBlocked[account] = true;
     }
 
     /// @notice Unrestricted: lifts `block(account)`.
-    function unblock(address account) external {
+    function unblockAccount(address account) external {
         isBlocked[account] = false;
     }
 
