@@ -4,18 +4,26 @@ reverted afterwards, so tests never see each other's state."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from hypothesis import settings
 from web3 import Web3
 from web3.contract import Contract
 
 from app.chain.anvil import DEV_KEYS, Anvil
 from app.chain.deploy import contract, deploy_contract, deploy_hub, transact
 from tests.factories import Chain
+
+# Chain round trips make examples slow and uneven: no per-example deadline. CI
+# runs a fixed, reproducible set of examples so a red build can be replayed.
+settings.register_profile("dev", deadline=None)
+settings.register_profile("ci", deadline=None, derandomize=True, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 WITHDRAW_DELAY = 3600
 INITIAL_FUNDS = 1_000_000 * 10**6  # 1,000,000 test USDC per account

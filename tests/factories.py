@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
+import pytest
 from eth_abi import encode
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
@@ -21,7 +22,7 @@ from web3.types import TxReceipt
 
 from app.chain.deploy import Deployment, contract, deploy_contract
 from app.core.eip712 import Domain, SignerAuthorization, Voucher, digest
-from app.core.types import Address, to_address
+from app.core.types import to_address
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
@@ -109,14 +110,10 @@ def error_data(abi: list[dict[str, Any]], name: str, *args: Any) -> str:
 def reverts_with(target: Contract, name: str, *args: Any) -> Iterator[None]:
     """Asserts that the block raises exactly the custom error `name(args)` declared in `target`'s ABI."""
     expected = error_data(target.abi, name, *args)
-    try:
+    with pytest.raises(ContractLogicError) as caught:
         yield
-    except ContractCustomError as error:
-        assert error.data == expected, f"expected {name}{args}, got revert data {error.data}"
-    except ContractLogicError as error:
-        raise AssertionError(f"expected {name}{args}, got {error!r}") from error
-    else:
-        raise AssertionError(f"expected a revert with {name}{args}, but the call succeeded")
+    got = caught.value.data if isinstance(caught.value, ContractCustomError) else repr(caught.value)
+    assert got == expected, f"expected {name}{args} ({expected}), got {got}"
 
 
 @dataclass
@@ -146,7 +143,9 @@ class Chain:
 
     def send_signed(self, call: Any, sender: LocalAccount) -> TxReceipt:
         """Sends a contract call signed locally by an account anvil does not know (e.g. new_key())."""
-        tx = call.build_transaction({"from": sender.address, "nonce": self.w3.eth.get_transaction_count(sender.address)})
+        tx = call.build_transaction(
+            {"from": sender.address, "nonce": self.w3.eth.get_transaction_count(sender.address)}
+        )
         raw = sender.sign_transaction(tx).raw_transaction
         receipt = self.w3.eth.wait_for_transaction_receipt(self.w3.eth.send_raw_transaction(raw))
         assert receipt["status"] == 1, f"transaction reverted: {receipt}"
@@ -185,7 +184,9 @@ class Chain:
     def sign_voucher(self, key: LocalAccount, voucher: Voucher, domain: Domain | None = None) -> bytes:
         return sign_digest(key.key, digest((domain or self.domain).separator, voucher.struct_hash()))
 
-    def signed_row(self, payer: LocalAccount, payee: str, cumulative_amount: int, **overrides: Any) -> tuple[Any, ...]:
+    def signed_row(
+        self, payer: LocalAccount, payee: str, cumulative_amount: int, **overrides: Any
+    ) -> tuple[Any, ...]:
         """A claim row for a voucher the payer signed itself."""
         voucher = self.voucher(payer, payee, cumulative_amount, **overrides)
         return claim_row(voucher, self.sign_voucher(payer, voucher))
@@ -194,7 +195,12 @@ class Chain:
         return self.send(self.hub.functions.claim(rows), sender or self.owner)
 
     def authorize_signer(
-        self, payer: LocalAccount, signer: str, allowance: int, valid_until: int | None = None, nonce: int = 0,
+        self,
+        payer: LocalAccount,
+        signer: str,
+        allowance: int,
+        valid_until: int | None = None,
+        nonce: int = 0,
         token: str | None = None,
     ) -> SignerAuthorization:
         """Signs a SignerAuthorization with the payer's key and registers it (relayed by the owner)."""
@@ -211,7 +217,7 @@ class Chain:
         return auth
 
     def events(self, receipt: TxReceipt, name: str, source: Contract | None = None) -> list[dict[str, Any]]:
-        """The decoded arguments of every `name` event `source` (the hub by default) emitted in the receipt."""
+        """Decoded arguments of each `name` event that `source` (the hub by default) emitted."""
         event = getattr((source or self.hub).events, name)()
         return [dict(log["args"]) for log in event.process_receipt(receipt, errors=DISCARD)]
 

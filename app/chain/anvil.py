@@ -11,7 +11,6 @@ import shutil
 import socket
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
 from types import TracebackType
 from typing import IO
@@ -107,14 +106,10 @@ class Anvil:
         raise AnvilError(f"anvil did not answer on {self.url} within {timeout} s")
 
     def _answers(self) -> bool:
-        request = urllib.request.Request(
-            self.url,
-            data=b'{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}',
-            headers={"Content-Type": "application/json"},
-        )
+        """anvil accepts connections once it is ready to serve JSON-RPC."""
         try:
-            with urllib.request.urlopen(request, timeout=1) as response:  # noqa: S310 (loopback only)
-                return response.status == 200
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
         except OSError:
             return False
 

@@ -63,7 +63,10 @@ def deploy_contract(w3: Web3, name: str, *args: Any, sender: str) -> tuple[Contr
     if receipt["status"] != 1:
         raise RuntimeError(f"deploying {name} failed in transaction {tx_hash.hex()}")
     address = receipt["contractAddress"]
-    log.info("deployed %s at %s (block %s, gas %s)", name, address, receipt["blockNumber"], receipt["gasUsed"])
+    assert address is not None  # a successful creation receipt always names the contract
+    log.info(
+        "deployed %s at %s (block %s, gas %s)", name, address, receipt["blockNumber"], receipt["gasUsed"]
+    )
     return contract(w3, name, address), int(receipt["blockNumber"])
 
 

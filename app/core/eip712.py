@@ -86,7 +86,7 @@ class Domain:
 
 @dataclass(frozen=True)
 class Voucher:
-    """"The total `payer` has ever paid `payee` in `token` is now `cumulative_amount`."""
+    """ "The total `payer` has ever paid `payee` in `token` is now `cumulative_amount`."""
 
     payer: Address
     payee: Address

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import NewType
 
-from eth_utils import to_checksum_address
+from eth_utils.address import to_checksum_address
 
 Address = NewType("Address", str)
 """An EIP-55 checksummed 0x address."""

@@ -62,7 +62,10 @@ def test_signer_authorization_digest_equals_eth_account(
 def test_golden_vector_with_a_fixed_key() -> None:
     """Fixed inputs, fixed outputs: any change to the hashing or the types breaks this on purpose."""
     assert GOLDEN_DOMAIN.separator.hex() == "a3509be3ce281fc3f3db1bdc8598c607f55ce2c060b0aee1b1ce718a2442a137"
-    assert voucher_digest(GOLDEN_DOMAIN, GOLDEN_VOUCHER).hex() == "7596200964cd7c4504f9e4bd076f69b410bbd77b5d34d490f670d44b7f7b2166"
+    assert (
+        voucher_digest(GOLDEN_DOMAIN, GOLDEN_VOUCHER).hex()
+        == "7596200964cd7c4504f9e4bd076f69b410bbd77b5d34d490f670d44b7f7b2166"
+    )
     signed = Account.sign_typed_data(GOLDEN_KEY, full_message=typed_data(GOLDEN_DOMAIN, GOLDEN_VOUCHER))
     assert signed.signature.hex() == (
         "51a0af815e33433c7473f7d2f9cea464d541b31bce88d7241d7252840042b93b"
@@ -72,6 +75,8 @@ def test_golden_vector_with_a_fixed_key() -> None:
 
 def test_channel_id_is_the_abi_encoding_hash() -> None:
     voucher = make_voucher()
-    from eth_abi import encode
-    expected = keccak(encode(["address", "address", "address"], [voucher.payer, voucher.payee, voucher.token]))
+
+    expected = keccak(
+        encode(["address", "address", "address"], [voucher.payer, voucher.payee, voucher.token])
+    )
     assert channel_id(voucher.payer, voucher.payee, voucher.token) == expected

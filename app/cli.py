@@ -1,0 +1,109 @@
+"""Command line: `python -m app <command>`.
+
+deploy  deploy the hub to any JSON-RPC endpoint
+dev     start a local chain, deploy, fund dev accounts, run until Ctrl-C
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from eth_account import Account
+from web3 import Web3
+from web3.middleware import SignAndSendRawMiddlewareBuilder
+
+from app.chain.anvil import DEV_KEYS, Anvil
+from app.chain.deploy import DEFAULT_WITHDRAW_DELAY, deploy_contract, deploy_hub, deploy_local
+
+log = logging.getLogger("app")
+
+
+def data_dir() -> Path:
+    """Where the server keeps its files: $DATA_DIR, else .data/ in the working directory."""
+    return Path(os.environ.get("DATA_DIR", ".data"))
+
+
+def deployment_path() -> Path:
+    return Path(os.environ.get("DEPLOYMENT_FILE", data_dir() / "deployment.json"))
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    key = os.environ.get("DEPLOYER_KEY")
+    if not key:
+        print("deploy: set DEPLOYER_KEY to the private key that pays for the deployment", file=sys.stderr)
+        return 2
+    w3 = Web3(Web3.HTTPProvider(args.rpc_url, request_kwargs={"timeout": 60}))
+    if not w3.is_connected():
+        print(f"deploy: no JSON-RPC node answers at {args.rpc_url}", file=sys.stderr)
+        return 2
+    deployer = Account.from_key(key)
+    w3.middleware_onion.inject(SignAndSendRawMiddlewareBuilder.build(deployer), layer=0)
+    tokens = list(args.token)
+    if args.test_token:
+        token, _ = deploy_contract(w3, "TestStablecoin", sender=deployer.address)
+        tokens.append(token.address)
+    if not tokens:
+        print("deploy: name at least one stablecoin with --token ADDRESS (or --test-token)", file=sys.stderr)
+        return 2
+    deployment = deploy_hub(w3, deployer.address, tokens, args.withdraw_delay, owner=args.owner)
+    deployment.write(args.out)
+    print(f"hub {deployment.hub} on chain {deployment.chain_id}; written to {args.out}")
+    return 0
+
+
+def _dev(args: argparse.Namespace) -> int:
+    accounts = [Account.from_key(key) for key in DEV_KEYS]
+    with Anvil(port=args.port) as chain:
+        w3 = Web3(Web3.HTTPProvider(chain.url))
+        deployment = deploy_local(
+            w3, accounts[0].address, [a.address for a in accounts], withdraw_delay=args.withdraw_delay
+        )
+        deployment.write(args.out)
+        print(f"chain     {chain.url} (chain id {deployment.chain_id})")
+        print(f"hub       {deployment.hub}")
+        print(f"USDC      {deployment.tokens[0]} (test stablecoin, 1,000 minted to each dev account)")
+        print(f"written   {args.out}")
+        print("accounts  anvil's dev mnemonic; account 0 is the operator:")
+        for account in accounts[:4]:
+            print(f"          {account.address}  key {account.key.hex()}")
+        print("Ctrl-C stops the chain.")
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        with contextlib.suppress(KeyboardInterrupt):
+            stop.wait()
+    print("stopped")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(
+        level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    parser = argparse.ArgumentParser(prog="python -m app", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    deploy = commands.add_parser("deploy", help="deploy the hub to a chain (key in $DEPLOYER_KEY)")
+    deploy.add_argument("--rpc-url", default=os.environ.get("RPC_URL", "http://127.0.0.1:8545"))
+    deploy.add_argument("--token", action="append", default=[], help="allow-list a stablecoin (repeatable)")
+    deploy.add_argument("--test-token", action="store_true", help="also deploy an open-mint TestStablecoin")
+    deploy.add_argument("--withdraw-delay", type=int, default=DEFAULT_WITHDRAW_DELAY, help="seconds")
+    deploy.add_argument("--owner", help="hand ownership to this address (two-step) after setup")
+    deploy.add_argument("--out", type=Path, default=deployment_path())
+    deploy.set_defaults(run=_deploy)
+
+    dev = commands.add_parser("dev", help="local chain with the hub deployed, until Ctrl-C")
+    dev.add_argument("--port", type=int, default=int(os.environ.get("CHAIN_PORT", "8545")))
+    dev.add_argument("--withdraw-delay", type=int, default=3600, help="seconds")
+    dev.add_argument("--out", type=Path, default=deployment_path())
+    dev.set_defaults(run=_dev)
+
+    args = parser.parse_args(argv)
+    result: int = args.run(args)
+    return result
