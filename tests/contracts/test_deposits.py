@@ -50,7 +50,13 @@ def sign_permit(
 
 
 def sign_receive_authorization(
-    token: Contract, payer: LocalAccount, to: str, value: int, valid_after: int, valid_before: int, nonce: bytes
+    token: Contract,
+    payer: LocalAccount,
+    to: str,
+    value: int,
+    valid_after: int,
+    valid_before: int,
+    nonce: bytes,
 ) -> tuple[int, bytes, bytes]:
     """An EIP-3009 ReceiveWithAuthorization signed by `payer`, as (v, r, s)."""
     message = {
@@ -85,6 +91,13 @@ def gasless_payer(chain: Chain, amount: int) -> LocalAccount:
     chain.send(chain.usdc.functions.mint(payer.address, amount), chain.owner)
     assert chain.w3.eth.get_balance(payer.address) == 0
     return payer
+
+
+def permit_deposit(
+    chain: Chain, payer: LocalAccount, amount: int, deadline: int, vrs: tuple[int, bytes, bytes]
+) -> Any:
+    """The hub call a relayer sends to deposit `amount` from `payer` with its permit signature."""
+    return chain.hub.functions.depositWithPermit(payer.address, chain.usdc.address, amount, deadline, *vrs)
 
 
 def token_balance(token: Contract, holder: str) -> int:
@@ -181,12 +194,9 @@ def test_a_relayed_permit_deposits_from_a_payer_without_eth(chain: Chain) -> Non
     payer = gasless_payer(chain, 5_000_000)
     relayer = chain.owner
     deadline = chain.timestamp() + DEADLINE_MARGIN
-    v, r, s = sign_permit(chain.usdc, payer, chain.hub.address, 3_000_000, deadline)
+    signature = sign_permit(chain.usdc, payer, chain.hub.address, 3_000_000, deadline)
 
-    receipt = chain.send(
-        chain.hub.functions.depositWithPermit(payer.address, chain.usdc.address, 3_000_000, deadline, v, r, s),
-        relayer,
-    )
+    receipt = chain.send(permit_deposit(chain, payer, 3_000_000, deadline, signature), relayer)
 
     assert chain.events(receipt, "Deposited") == [
         {"payer": payer.address, "token": chain.usdc.address, "from": payer.address, "amount": 3_000_000}
@@ -200,16 +210,14 @@ def test_a_relayed_permit_deposits_from_a_payer_without_eth(chain: Chain) -> Non
 def test_a_front_run_permit_does_not_block_the_deposit(chain: Chain) -> None:
     payer = gasless_payer(chain, 5_000_000)
     deadline = chain.timestamp() + DEADLINE_MARGIN
-    v, r, s = sign_permit(chain.usdc, payer, chain.hub.address, 3_000_000, deadline)
+    signature = sign_permit(chain.usdc, payer, chain.hub.address, 3_000_000, deadline)
     front_runner = chain.accounts[5]
     chain.send(
-        chain.usdc.functions.permit(payer.address, chain.hub.address, 3_000_000, deadline, v, r, s), front_runner
+        chain.usdc.functions.permit(payer.address, chain.hub.address, 3_000_000, deadline, *signature),
+        front_runner,
     )
 
-    receipt = chain.send(
-        chain.hub.functions.depositWithPermit(payer.address, chain.usdc.address, 3_000_000, deadline, v, r, s),
-        chain.owner,
-    )
+    receipt = chain.send(permit_deposit(chain, payer, 3_000_000, deadline, signature), chain.owner)
 
     [event] = chain.events(receipt, "Deposited")
     assert (event["payer"], event["from"], event["amount"]) == (payer.address, payer.address, 3_000_000)
@@ -221,12 +229,9 @@ def test_a_bad_permit_without_allowance_reverts(chain: Chain) -> None:
     payer = gasless_payer(chain, 5_000_000)
     deadline = chain.timestamp() + DEADLINE_MARGIN
     # Signed for 1 USDC, relayed for 3: the permit fails and no allowance covers the deposit.
-    v, r, s = sign_permit(chain.usdc, payer, chain.hub.address, 1_000_000, deadline)
+    signature = sign_permit(chain.usdc, payer, chain.hub.address, 1_000_000, deadline)
     with reverts_with(chain.hub, "PermitFailed", 0, 3_000_000):
-        chain.send(
-            chain.hub.functions.depositWithPermit(payer.address, chain.usdc.address, 3_000_000, deadline, v, r, s),
-            chain.owner,
-        )
+        chain.send(permit_deposit(chain, payer, 3_000_000, deadline, signature), chain.owner)
     assert chain.balance(payer.address) == 0
     assert token_balance(chain.usdc, payer.address) == 5_000_000
 
@@ -234,13 +239,10 @@ def test_a_bad_permit_without_allowance_reverts(chain: Chain) -> None:
 def test_an_expired_permit_without_allowance_reverts(chain: Chain) -> None:
     payer = gasless_payer(chain, 5_000_000)
     deadline = chain.timestamp() + 10
-    v, r, s = sign_permit(chain.usdc, payer, chain.hub.address, 1_000_000, deadline)
+    signature = sign_permit(chain.usdc, payer, chain.hub.address, 1_000_000, deadline)
     chain.increase_time(60)
     with reverts_with(chain.hub, "PermitFailed", 0, 1_000_000):
-        chain.send(
-            chain.hub.functions.depositWithPermit(payer.address, chain.usdc.address, 1_000_000, deadline, v, r, s),
-            chain.owner,
-        )
+        chain.send(permit_deposit(chain, payer, 1_000_000, deadline, signature), chain.owner)
 
 
 # --------------------------------------------------------- EIP-3009 authorization

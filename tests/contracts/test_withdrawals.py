@@ -1,4 +1,4 @@
-"""A payer's delayed withdrawal: the delay lets pending vouchers be claimed, and only the payer controls it."""
+"""A payer's delayed withdrawal: the delay lets pending vouchers be claimed; only the payer controls it."""
 
 from __future__ import annotations
 
@@ -37,7 +37,12 @@ def test_a_requested_withdrawal_is_paid_after_the_delay(chain: Chain) -> None:
     receipt = request(chain, payer, 4_000_000)
     available_at = block_time(chain, receipt) + WITHDRAW_DELAY
     assert chain.events(receipt, "WithdrawalRequested") == [
-        {"payer": payer.address, "token": chain.usdc.address, "amount": 4_000_000, "availableAt": available_at}
+        {
+            "payer": payer.address,
+            "token": chain.usdc.address,
+            "amount": 4_000_000,
+            "availableAt": available_at,
+        }
     ]
     assert withdrawal_of(chain, payer) == (4_000_000, available_at)
 
@@ -206,7 +211,9 @@ def test_a_withdrawal_whose_balance_was_claimed_away_pays_zero_and_clears(chain:
     chain.increase_time(WITHDRAW_DELAY)
     before = token_balance(chain, payer)
     receipt = withdraw(chain, payer)
-    assert chain.events(receipt, "Withdrawn") == [{"payer": payer.address, "token": chain.usdc.address, "amount": 0}]
+    assert chain.events(receipt, "Withdrawn") == [
+        {"payer": payer.address, "token": chain.usdc.address, "amount": 0}
+    ]
     assert token_balance(chain, payer) == before
     assert withdrawal_of(chain, payer) == (0, 0)
     with reverts_with(chain.hub, "NoWithdrawalPending"):
