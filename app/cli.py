@@ -58,6 +58,28 @@ def _deploy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app import config
+
+    try:
+        settings = config.load()
+    except config.ConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    uvicorn.run(
+        "app.server:create",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=args.workers,
+        log_level=os.environ.get("LOG_LEVEL", "info").lower(),
+        access_log=False,
+    )
+    return 0
+
+
 def _dev(args: argparse.Namespace) -> int:
     accounts = [Account.from_key(key) for key in DEV_KEYS]
     with Anvil(port=args.port) as chain:
@@ -88,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser = argparse.ArgumentParser(prog="python -m app", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the GraphQL server (see README: configuration)")
+    serve.add_argument("--workers", type=int, default=int(os.environ.get("WORKERS", "1")))
+    serve.set_defaults(run=_serve)
 
     deploy = commands.add_parser("deploy", help="deploy the hub to a chain (key in $DEPLOYER_KEY)")
     deploy.add_argument("--rpc-url", default=os.environ.get("RPC_URL", "http://127.0.0.1:8545"))

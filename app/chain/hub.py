@@ -1,0 +1,311 @@
+"""The deployed hub as plain Python: its events as app.core.events values, its views, and
+EIP-1271 checks of smart-contract payers. Every node failure surfaces as `Transient`."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, cast, get_args
+
+from eth_abi.abi import encode
+from hexbytes import HexBytes
+from web3 import Web3
+from web3.contract.contract import ContractEvent, ContractFunction
+from web3.exceptions import (
+    BadFunctionCallOutput,
+    BadResponseFormat,
+    ContractLogicError,
+    ProviderConnectionError,
+    TimeExhausted,
+    TooManyRequests,
+    Web3RPCError,
+)
+from web3.types import BlockData, BlockIdentifier, LogReceipt
+
+from app.chain import artifacts
+from app.core import events as ev
+from app.core.eip712 import channel_id
+from app.core.errors import Transient
+from app.core.types import Address, to_address
+
+Block = int | str  # a block number, or a tag: "latest", "safe", "finalized"
+
+ERC1271_GAS_LIMIT = 100_000  # the hub's own cap (MicropaymentHub.ERC1271_GAS_LIMIT)
+ERC1271_MAGIC = bytes.fromhex("1626ba7e")  # the selector of isValidSignature(bytes32,bytes)
+# Each named like its Solidity event, with the same arguments in snake_case.
+HUB_EVENTS: tuple[type[ev.HubEvent], ...] = get_args(ev.HubEvent)
+BATCH_SIZE = 100  # block headers per JSON-RPC batch: providers cap batch sizes
+
+# requests' errors (refused, timeout, HTTP status) are OSErrors; a body that is not JSON is a ValueError.
+_NODE_ERRORS = (
+    OSError,
+    json.JSONDecodeError,
+    ProviderConnectionError,
+    BadResponseFormat,
+    TimeExhausted,
+    TooManyRequests,
+    Web3RPCError,
+)
+
+
+def _view(name: str, inputs: list[str], outputs: list[str]) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "name": name,
+        "stateMutability": "view",
+        "inputs": [{"name": "", "type": t} for t in inputs],
+        "outputs": [{"name": "", "type": t} for t in outputs],
+    }
+
+
+ERC20_ABI = [
+    _view("name", [], ["string"]),
+    _view("symbol", [], ["string"]),
+    _view("decimals", [], ["uint8"]),
+    _view("nonces", ["address"], ["uint256"]),
+    _view("eip712Domain", [], ["bytes1", "string", "string", "uint256", "address", "bytes32", "uint256[]"]),
+]
+
+
+@dataclass(frozen=True)
+class TokenDomain:
+    """A token's EIP-712 domain as it reports it (EIP-5267), for permits and EIP-3009 authorizations."""
+
+    name: str
+    version: str
+    chain_id: int
+    verifying_contract: Address
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    address: Address
+    symbol: str
+    name: str
+    decimals: int
+    domain: TokenDomain | None  # None when the token does not implement eip712Domain()
+
+
+def _describe(exc: Exception) -> str:
+    # Never the exception text of a transport error: it carries the RPC URL, which may hold an API key.
+    if isinstance(exc, Web3RPCError):
+        return f"the node answered with an error: {exc.message}"
+    return f"the node is unreachable or failed ({type(exc).__name__})"
+
+
+@contextmanager
+def _node(doing: str) -> Iterator[None]:
+    """Turns any node failure inside the block into `Transient`."""
+    try:
+        yield
+    except _NODE_ERRORS as exc:
+        raise Transient(f"chain node: {doing} failed: {_describe(exc)}") from exc
+
+
+_RENAMED = {"from": "sender"}  # Solidity names that are Python keywords
+
+
+def _field(arg: str) -> str:
+    """The dataclass field of an event argument: `cumulativeAmount` -> `cumulative_amount`."""
+    return _RENAMED.get(arg) or re.sub(r"(?<!^)(?=[A-Z])", "_", arg).lower()
+
+
+def _build(cls: type[ev.HubEvent], at: ev.Position, args: Mapping[str, Any]) -> ev.HubEvent:
+    """The app.core.events value of a decoded log. Hub events have no string arguments: a str is an
+    address. tests/chain checks that every event's arguments match its dataclass's fields."""
+    fields: dict[str, Any] = {"at": at}
+    for arg, value in args.items():
+        fields[_field(arg)] = to_address(value) if isinstance(value, str) else value
+    if cls is ev.ClaimSkipped:
+        fields["reason"] = ev.SkipReason(fields["reason"])
+    return cls(**fields)
+
+
+class HubClient:
+    """Reads one hub on one chain. Thread-safe as far as the underlying Web3 is."""
+
+    def __init__(self, w3: Web3, hub_address: str) -> None:
+        self._w3 = w3
+        abi = artifacts.load("MicropaymentHub").abi
+        self._hub = w3.eth.contract(address=Web3.to_checksum_address(hub_address), abi=abi)
+        self._decoders: dict[bytes, tuple[ContractEvent, type[ev.HubEvent]]] = {}
+        for cls in HUB_EVENTS:
+            event = self._hub.events[cls.__name__]()
+            self._decoders[bytes(HexBytes(event.topic))] = (event, cls)
+
+    @classmethod
+    def connect(cls, rpc_url: str, hub_address: str, timeout: float = 10) -> HubClient:
+        """A client over HTTP. web3's own retries are off: callers retry on `Transient`, and a dead
+        node then costs one `timeout`, not five with back-off."""
+        provider = Web3.HTTPProvider(
+            rpc_url, request_kwargs={"timeout": timeout}, exception_retry_configuration=None
+        )
+        return cls(Web3(provider), hub_address)
+
+    @property
+    def address(self) -> Address:
+        return to_address(self._hub.address)
+
+    # ------------------------------------------------------------------ blocks
+
+    def chain_id(self) -> int:
+        with _node("reading the chain id"):
+            return int(self._w3.eth.chain_id)
+
+    def head(self) -> int:
+        """The latest block number."""
+        with _node("reading the latest block number"):
+            return int(self._w3.eth.block_number)
+
+    def block(self, number: int) -> tuple[int, bytes, int]:
+        """(number, hash, timestamp) of a canonical block; `Transient` if the node does not have it."""
+        with _node(f"reading block {number}"):
+            data = self._w3.eth.get_block(number)
+        return int(data["number"]), bytes(data["hash"]), int(data["timestamp"])
+
+    # ------------------------------------------------------------------ events
+
+    def events(self, from_block: int, to_block: int) -> list[ev.HubEvent]:
+        """Every hub event in blocks from_block..to_block (inclusive), in (block, log index) order."""
+        if to_block < from_block:
+            return []
+        with _node(f"reading hub logs of blocks {from_block}..{to_block}"):
+            logs = self._w3.eth.get_logs(
+                {"address": self._hub.address, "fromBlock": from_block, "toBlock": to_block}
+            )
+        logs = [
+            log
+            for log in logs
+            if log["topics"] and bytes(log["topics"][0]) in self._decoders and not log.get("removed")
+        ]
+        timestamps = self._timestamps(logs)
+        decoded = []
+        for log in logs:
+            event, cls = self._decoders[bytes(log["topics"][0])]
+            at = ev.Position(
+                block_number=int(log["blockNumber"]),
+                block_hash=bytes(log["blockHash"]),
+                log_index=int(log["logIndex"]),
+                tx_hash=bytes(log["transactionHash"]),
+                timestamp=timestamps[bytes(log["blockHash"])],
+            )
+            decoded.append(_build(cls, at, event.process_log(log)["args"]))
+        decoded.sort(key=lambda e: (e.at.block_number, e.at.log_index))
+        return decoded
+
+    def _timestamps(self, logs: list[LogReceipt]) -> dict[bytes, int]:
+        """Block hash -> timestamp. Recent nodes put `blockTimestamp` in each log; for the others each
+        distinct block is fetched once, by hash (so a reorg cannot pair a log with another block's
+        time), in JSON-RPC batches."""
+        found: dict[bytes, int] = {}
+        missing: list[bytes] = []
+        for log in logs:
+            block_hash = bytes(log["blockHash"])
+            stamp = cast(Mapping[str, Any], log).get("blockTimestamp")
+            if stamp is not None:
+                found[block_hash] = int(stamp, 16) if isinstance(stamp, str) else int(stamp)
+            elif block_hash not in found and block_hash not in missing:
+                missing.append(block_hash)
+        for start in range(0, len(missing), BATCH_SIZE):
+            with _node("reading block timestamps"), self._w3.batch_requests() as batch:
+                for block_hash in missing[start : start + BATCH_SIZE]:
+                    batch.add(self._w3.eth.get_block(HexBytes(block_hash)))
+                blocks = cast(list[BlockData], batch.execute())
+            for block in blocks:
+                found[bytes(block["hash"])] = int(block["timestamp"])
+        return found
+
+    # ------------------------------------------------------------------- views
+
+    def _call(self, function: ContractFunction, block: Block = "latest") -> Any:
+        # CCIP-read off: a contract must never make this server fetch URLs it chose (EIP-3668).
+        with _node(f"calling {function.fn_name}()"):
+            return function.call(block_identifier=cast(BlockIdentifier, block), ccip_read_enabled=False)
+
+    def balance_of(self, payer: str, token: str, block: Block = "latest") -> int:
+        return int(self._call(self._hub.functions.balanceOf(to_address(payer), to_address(token)), block))
+
+    def withdrawal_of(self, payer: str, token: str, block: Block = "latest") -> tuple[int, int]:
+        """(amount, available_at) of the pending withdrawal; (0, 0) if none."""
+        function = self._hub.functions.withdrawalOf(to_address(payer), to_address(token))
+        amount, available_at = self._call(function, block)
+        return int(amount), int(available_at)
+
+    def claimed(self, payer: str, payee: str, token: str, block: Block = "latest") -> int:
+        """The channel's cumulative claimed amount."""
+        channel = channel_id(to_address(payer), to_address(payee), to_address(token))
+        return int(self._call(self._hub.functions.claimed(channel), block))
+
+    def earnings_of(self, payee: str, token: str, block: Block = "latest") -> int:
+        return int(self._call(self._hub.functions.earningsOf(to_address(payee), to_address(token)), block))
+
+    def signer_of(
+        self, payer: str, signer: str, block: Block = "latest"
+    ) -> tuple[Address | None, int, int, int]:
+        """(token, allowance, valid_until, revoked_at) of a session key; token is None if unknown."""
+        function = self._hub.functions.signerOf(to_address(payer), to_address(signer))
+        token, allowance, valid_until, revoked_at = self._call(function, block)
+        known = int(token, 16) != 0
+        return (to_address(token) if known else None), int(allowance), int(valid_until), int(revoked_at)
+
+    def tokens(self) -> list[Address]:
+        """Every token ever listed, allowed for deposits or not."""
+        return [to_address(t) for t in self._call(self._hub.functions.tokens())]
+
+    def is_token_allowed(self, token: str) -> bool:
+        return bool(self._call(self._hub.functions.isTokenAllowed(to_address(token))))
+
+    def withdraw_delay(self) -> int:
+        return int(self._call(self._hub.functions.withdrawDelay()))
+
+    def domain_separator(self) -> bytes:
+        return bytes(self._call(self._hub.functions.DOMAIN_SEPARATOR()))
+
+    # ----------------------------------------------------------------- wallets
+
+    def is_valid_erc1271(self, wallet: str, digest: bytes, signature: bytes) -> bool:
+        """What the hub would conclude: True iff `wallet` returns exactly the magic word within the
+        hub's gas cap. A wallet that reverts, runs out of gas or returns garbage is just False."""
+        data = ERC1271_MAGIC + encode(["bytes32", "bytes"], [digest, signature])
+        tx = {"to": to_address(wallet), "data": HexBytes(data), "gas": ERC1271_GAS_LIMIT}
+        try:
+            result = self._w3.eth.call(cast(Any, tx), "latest", ccip_read_enabled=False)
+        except ContractLogicError:
+            return False
+        except Web3RPCError as exc:
+            code = (exc.rpc_response or {}).get("error", {}).get("code")
+            if code == -32005:  # "limit exceeded": the node is busy, not the wallet broken
+                raise Transient(f"chain node: EIP-1271 check failed: {_describe(exc)}") from exc
+            return False  # out of gas, memory blow-up...: the node reports the wallet's failure
+        except _NODE_ERRORS as exc:
+            raise Transient(f"chain node: EIP-1271 check failed: {_describe(exc)}") from exc
+        # Exactly what the hub accepts: at least 32 bytes, the first word being the magic value left-aligned.
+        return bytes(result[:32]) == ERC1271_MAGIC.ljust(32, b"\0")
+
+    # ------------------------------------------------------------------ tokens
+
+    def token_info(self, token: str) -> TokenInfo:
+        """Symbol, name, decimals and (if the token reports one) EIP-712 domain of an ERC-20."""
+        contract = self._w3.eth.contract(address=Web3.to_checksum_address(token), abi=ERC20_ABI)
+        return TokenInfo(
+            address=to_address(token),
+            symbol=str(self._call(contract.functions.symbol())),
+            name=str(self._call(contract.functions.name())),
+            decimals=int(self._call(contract.functions.decimals())),
+            domain=self._token_domain(contract.functions.eip712Domain()),
+        )
+
+    def permit_nonce(self, token: str, owner: str) -> int:
+        """The owner's next EIP-2612 permit nonce (`nonces(owner)`) on `token`."""
+        contract = self._w3.eth.contract(address=Web3.to_checksum_address(token), abi=ERC20_ABI)
+        return int(self._call(contract.functions.nonces(to_address(owner))))
+
+    def _token_domain(self, function: ContractFunction) -> TokenDomain | None:
+        try:
+            _, name, version, chain_id, verifying_contract, _, _ = self._call(function)
+        except (ContractLogicError, BadFunctionCallOutput):
+            return None  # no eip712Domain(): reverted, or nothing decodable came back
+        return TokenDomain(name, version, int(chain_id), to_address(verifying_contract))

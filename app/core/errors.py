@@ -1,0 +1,97 @@
+"""Errors of the protocol, in two families.
+
+    Exception
+    ├── Refusal              refused, safe to show the client; stable `code`, structured `fields`
+    │   ├── InvalidInput           malformed address, amount, signature, id...
+    │   ├── WrongChain             chain id or hub of the request is not ours
+    │   ├── UnknownToken           token not allow-listed
+    │   ├── UnknownResource        no such resource for sale
+    │   ├── ResourceMismatch       voucher payee/token differ from the resource's
+    │   ├── BadSignature           signature does not recover to the payer or one of its keys
+    │   ├── SignerNotAuthorized    session key unknown, expired, revoked or for another token
+    │   ├── SignerAllowanceExceeded the key's remaining allowance does not cover the price
+    │   ├── CumulativeMismatch     cumulativeAmount != accepted + price (carries the latest voucher)
+    │   ├── InsufficientFunds      headroom does not cover the price
+    │   ├── Unauthenticated        sign in first
+    │   ├── Forbidden              signed in, but not as the owner of this data
+    │   ├── RateLimited            too many requests for this address
+    │   └── IdempotencyConflict    idempotency key reused with a different request
+    └── Transient            a dependency is down or busy: retry later (node, database)
+
+Names match the contract's errors where both exist. Bugs get no class.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class Refusal(Exception):
+    """A request refused for a reason the client can act on."""
+
+    code: ClassVar[str] = "REFUSED"
+
+    def __init__(self, message: str, **fields: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields
+
+
+class InvalidInput(Refusal):
+    code = "INVALID_INPUT"
+
+
+class WrongChain(Refusal):
+    code = "WRONG_CHAIN"
+
+
+class UnknownToken(Refusal):
+    code = "UNKNOWN_TOKEN"
+
+
+class UnknownResource(Refusal):
+    code = "UNKNOWN_RESOURCE"
+
+
+class ResourceMismatch(Refusal):
+    code = "RESOURCE_MISMATCH"
+
+
+class BadSignature(Refusal):
+    code = "BAD_SIGNATURE"
+
+
+class SignerNotAuthorized(Refusal):
+    code = "SIGNER_NOT_AUTHORIZED"
+
+
+class SignerAllowanceExceeded(Refusal):
+    code = "SIGNER_ALLOWANCE_EXCEEDED"
+
+
+class CumulativeMismatch(Refusal):
+    code = "CUMULATIVE_MISMATCH"
+
+
+class InsufficientFunds(Refusal):
+    code = "INSUFFICIENT_FUNDS"
+
+
+class Unauthenticated(Refusal):
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(Refusal):
+    code = "FORBIDDEN"
+
+
+class RateLimited(Refusal):
+    code = "RATE_LIMITED"
+
+
+class IdempotencyConflict(Refusal):
+    code = "IDEMPOTENCY_CONFLICT"
+
+
+class Transient(Exception):
+    """A dependency (chain node, database) is unavailable or busy; the same request may succeed later."""

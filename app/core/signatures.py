@@ -1,0 +1,44 @@
+"""ECDSA recovery for EIP-712 digests, with the same rules as the contract: 65-byte (r, s, v)
+or 64-byte EIP-2098 (r, vs) signatures; high-s and malformed signatures recover nothing."""
+
+from __future__ import annotations
+
+from eth_keys.exceptions import BadSignature
+from eth_keys.main import KeyAPI
+
+from app.core.types import Address, to_address
+
+SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+_HALF_N = SECP256K1_N // 2
+_keys = KeyAPI()
+
+
+def split(signature: bytes) -> tuple[int, int, int] | None:
+    """(r, s, y_parity) of a 65- or 64-byte signature, or None if it cannot be one."""
+    if len(signature) == 65:
+        r = int.from_bytes(signature[:32], "big")
+        s = int.from_bytes(signature[32:64], "big")
+        v = signature[64]
+        parity = v - 27 if v >= 27 else v
+    elif len(signature) == 64:
+        r = int.from_bytes(signature[:32], "big")
+        vs = int.from_bytes(signature[32:], "big")
+        s, parity = vs & ((1 << 255) - 1), vs >> 255
+    else:
+        return None
+    if parity not in (0, 1) or not 0 < r < SECP256K1_N or not 0 < s <= _HALF_N:
+        return None
+    return r, s, parity
+
+
+def recover(digest: bytes, signature: bytes) -> Address | None:
+    """The address that signed `digest`, or None for a signature the contract would refuse."""
+    parts = split(signature)
+    if parts is None:
+        return None
+    r, s, parity = parts
+    try:
+        public_key = _keys.Signature(vrs=(parity, r, s)).recover_public_key_from_msg_hash(digest)
+    except BadSignature:
+        return None
+    return to_address(public_key.to_checksum_address())

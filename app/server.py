@@ -1,0 +1,35 @@
+"""The ASGI application of one server process, with its background work (uvicorn's factory).
+
+`python -m app serve` runs it; with WORKERS > 1, uvicorn starts that many processes, each
+with its own services. They share the database, which is what keeps them consistent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from app import config
+from app.api.app import create_app
+from app.services import runtime
+from app.services.background import IndexerLoop
+
+
+def create() -> Starlette:
+    settings = config.load()
+    services = runtime.build(settings)
+    indexing = IndexerLoop(services.indexer, settings.index_interval)
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        indexing.start()
+        try:
+            yield
+        finally:
+            indexing.stop()
+            services.close()
+
+    return Starlette(routes=[Mount("/", app=create_app(services))], lifespan=lifespan)

@@ -1,0 +1,70 @@
+"""Creators list what they sell."""
+
+from __future__ import annotations
+
+import re
+
+from app.core.errors import InvalidInput, UnknownToken
+from app.core.types import UINT128_MAX, Address
+from app.services.clock import Clock
+from app.store import catalog
+from app.store.catalog import Resource, Token
+from app.store.database import Database
+
+_RESOURCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
+
+
+class Catalog:
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+
+    def tokens(self) -> list[Token]:
+        with self._db.read() as conn:
+            return catalog.list_tokens(conn)
+
+    def resource(self, resource_id: str) -> Resource | None:
+        with self._db.read() as conn:
+            return catalog.get_resource(conn, resource_id)
+
+    def resources(
+        self, *, payee: Address | None = None, after: str | None = None, limit: int = 50
+    ) -> list[Resource]:
+        with self._db.read() as conn:
+            return catalog.list_resources(conn, payee=payee, after=after, limit=limit)
+
+    def save(
+        self,
+        creator: Address,
+        resource_id: str,
+        token: Address,
+        price: int,
+        title: str,
+        description: str = "",
+    ) -> Resource:
+        """Lists a resource (or updates the creator's own listing). A resource id belongs to the
+        creator who listed it first."""
+        if not _RESOURCE_ID.match(resource_id):
+            raise InvalidInput("a resource id is 1-128 characters: letters, digits and . _ : / -")
+        if not 0 < price <= UINT128_MAX:
+            raise InvalidInput(f"price must be between 1 and 2^128-1 base units, got {price}")
+        if not title.strip() or len(title) > 200 or len(description) > 5000:
+            raise InvalidInput("a title is 1-200 characters and a description at most 5000")
+        with self._db.transaction() as conn:
+            if token not in {t.address for t in catalog.list_tokens(conn) if t.allowed}:
+                raise UnknownToken(f"token {token} is not accepted by the hub")
+            existing = catalog.get_resource(conn, resource_id)
+            if existing is not None and existing.payee != creator:
+                raise InvalidInput(f"resource id {resource_id!r} is taken by another creator")
+            resource = Resource(
+                id=resource_id,
+                payee=creator,
+                token=token,
+                price=price,
+                title=title.strip(),
+                description=description,
+                active=True,
+                created_at=existing.created_at if existing else self._clock(),
+            )
+            catalog.save_resource(conn, resource)
+        return resource

@@ -1,0 +1,110 @@
+"""Builds the services of one server process from its settings."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from app.chain.deploy import Deployment
+from app.chain.hub import HubClient
+from app.config import ConfigError, Settings
+from app.core.eip712 import Domain
+from app.core.errors import Transient
+from app.core.types import Address
+from app.services.accounts import Accounts
+from app.services.auth import Auth
+from app.services.catalog import Catalog
+from app.services.clock import Clock, system_clock
+from app.services.events import EventBus, MemoryBus, PostgresBus, pg_conninfo
+from app.services.indexer import Indexer
+from app.services.payments import Payments
+from app.services.typed_data import TypedData
+from app.store.database import Database
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    hub: HubClient
+    domain: Domain
+    bus: EventBus
+    payments: Payments
+    accounts: Accounts
+    catalog: Catalog
+    auth: Auth
+    typed_data: TypedData
+    indexer: Indexer
+
+    def close(self) -> None:
+        self.bus.close()
+        self.db.dispose()
+
+
+def build(settings: Settings, clock: Clock = system_clock) -> Services:
+    """Connects to the node and the database, migrates the schema, and wires the services.
+    Raises ConfigError with a clear message when the configuration cannot work."""
+    hub_address, start_block = _hub_address(settings)
+    hub = HubClient.connect(settings.rpc_url, hub_address)
+    try:
+        chain_id = hub.chain_id()
+    except Transient as error:
+        raise ConfigError(f"no JSON-RPC node answers at RPC_URL={settings.rpc_url}: {error}") from error
+    if settings.chain_id is not None and settings.chain_id != chain_id:
+        raise ConfigError(f"CHAIN_ID={settings.chain_id} but the node at RPC_URL is on chain {chain_id}")
+    domain = Domain(chain_id=chain_id, hub=hub_address)
+    if hub.domain_separator() != domain.separator:
+        raise ConfigError(
+            f"no MicropaymentHub answers at {hub_address} on chain {chain_id}: check HUB_ADDRESS"
+        )
+
+    db = Database(settings.database_url)
+    db.migrate()
+    bus: EventBus = PostgresBus(pg_conninfo(db.url)) if db.is_postgres else MemoryBus()
+
+    @functools.lru_cache(maxsize=64)
+    def token_domain(token: Address) -> dict[str, Any] | None:
+        info = hub.token_info(token)
+        if info.domain is None:
+            return None
+        return {
+            "name": info.domain.name,
+            "version": info.domain.version,
+            "chainId": info.domain.chain_id,
+            "verifyingContract": info.domain.verifying_contract,
+        }
+
+    return Services(
+        settings=settings,
+        db=db,
+        hub=hub,
+        domain=domain,
+        bus=bus,
+        payments=Payments(db, domain, clock, bus, settings.settle_margin, erc1271=hub.is_valid_erc1271),
+        accounts=Accounts(db),
+        catalog=Catalog(db, clock),
+        auth=Auth(db, clock, settings.public_url, chain_id, settings.nonce_ttl, settings.session_ttl),
+        typed_data=TypedData(db, domain, token_domain, hub.permit_nonce),
+        indexer=Indexer(db, hub, bus, clock, start_block, settings.confirmations),
+    )
+
+
+def _hub_address(settings: Settings) -> tuple[Address, int]:
+    """HUB_ADDRESS (indexed from block 0, or DEPLOYMENT_FILE's block when it names the same hub),
+    else the deployment file that scripts/deploy wrote."""
+    deployment = None
+    if settings.deployment_file.is_file():
+        deployment = Deployment.read(settings.deployment_file)
+    if settings.hub is not None:
+        if deployment is not None and deployment.hub == settings.hub:
+            return settings.hub, deployment.deployed_at_block
+        return settings.hub, 0
+    if deployment is None:
+        raise ConfigError(
+            f"set HUB_ADDRESS, or run scripts/deploy to write {settings.deployment_file} (DEPLOYMENT_FILE)"
+        )
+    return deployment.hub, deployment.deployed_at_block

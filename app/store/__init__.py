@@ -1,0 +1,10 @@
+"""Persistence: SQLAlchemy Core tables and queries. Returns core objects, never rows.
+
+columns.py     exact 256-bit amounts on SQLite and PostgreSQL, 0x-hex bytes
+tables.py      the schema (alembic migrations in migrations/ create it)
+database.py    engine, transactions serialised per payer, migrations
+payments.py    accounts, channels, receipts, session keys: what pay needs
+catalog.py     creators' resources
+auth.py        sign-in nonces and sessions
+index.py       applying the hub's events (balances, claims, keys)
+"""

@@ -1,0 +1,116 @@
+"""The database: SQLite by default, PostgreSQL when DATABASE_URL says so.
+
+Every write that spends a payer's money runs in `transaction()` and starts by
+locking that payer's account row (`SELECT ... FOR UPDATE` on PostgreSQL). On
+SQLite every write transaction begins with `BEGIN IMMEDIATE`, which takes the
+single writer lock up front, so the same read-check-write is serialised there
+too. Either way, two server processes can never both spend the same headroom.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from app.core.errors import Transient
+
+log = logging.getLogger(__name__)
+
+# Any constant will do: it only has to be the same for every process migrating this database.
+MIGRATION_LOCK_KEY = 0x6D6963726F  # "micro"
+
+
+def normalize_url(url: str) -> str:
+    """postgres:// and postgresql:// mean psycopg 3 here."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def sqlite_url(data_dir: Path) -> str:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{data_dir / 'micropayments.db'}"
+
+
+class Database:
+    def __init__(self, url: str, pool_size: int = 10) -> None:
+        self.url = normalize_url(url)
+        self.engine: Engine
+        if self.url.startswith("sqlite"):
+            self.engine = create_engine(self.url, connect_args={"check_same_thread": False, "timeout": 30})
+            _serialise_sqlite_writers(self.engine)
+        else:
+            self.engine = create_engine(
+                self.url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            )
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One transaction, committed when the block ends without an exception (durably: the
+        caller may acknowledge what it wrote as soon as this returns)."""
+        try:
+            with self.engine.begin() as connection:
+                yield connection
+        except OperationalError as error:
+            raise Transient(f"the database is unavailable or busy: {error.orig}") from error
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only unit of work (no lock taken on SQLite)."""
+        try:
+            with self.engine.connect() as connection:
+                yield connection
+        except OperationalError as error:
+            raise Transient(f"the database is unavailable: {error.orig}") from error
+
+    def migrate(self) -> None:
+        """Brings the schema to the latest migration; safe to run from several processes at once."""
+        config = Config()
+        config.set_main_option("script_location", str(resources.files("app.store") / "migrations"))
+        with self.engine.begin() as connection:
+            if self.is_postgres:
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _serialise_sqlite_writers(engine: Engine) -> None:
+    """pysqlite's own transaction handling begins lazily and deferred; take it over so that
+    every transaction is BEGIN IMMEDIATE (see the module docstring), and make commits durable."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def is_unique_violation(error: DBAPIError) -> bool:
+    """True when the database refused a row because of a unique constraint."""
+    message = str(error.orig).lower()
+    return "unique" in message or "duplicate key" in message
