@@ -66,7 +66,7 @@ receipts = Table(
     "receipts",
     metadata,
     Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    Column("id", String(40), nullable=False, unique=True),
+    Column("id", String(66), nullable=False, unique=True),
     Column("channel_id", Hex, ForeignKey("channels.channel_id"), nullable=False),
     Column("payer", ADDRESS, nullable=False),
     Column("payee", ADDRESS, nullable=False),

@@ -272,13 +272,13 @@ class HubMachine(RuleBasedStateMachine):
         self.chain.send(self.hub.functions.setFee(fee_bps, self.fee_recipient.address), self.chain.owner)
         self.fee_bps = fee_bps
 
-    @initialize(amounts=st.lists(st.integers(0, 5_000_000), min_size=3, max_size=3))
+    @initialize(amounts=st.lists(st.integers(0, 20_000_000), min_size=3, max_size=3))
     def fund_payers(self, amounts: list[int]) -> None:
         for payer, amount in enumerate(amounts):
             if amount:
                 self.deposit(payer, amount)
 
-    @rule(payer=PAYER, amount=st.integers(1, 5_000_000))
+    @rule(payer=PAYER, amount=st.integers(1, 10_000_000))
     def deposit(self, payer: int, amount: int) -> None:
         account = self.payers[payer]
         receipt = self.chain.deposit(account, amount)
@@ -288,18 +288,20 @@ class HubMachine(RuleBasedStateMachine):
         self.balances[account.address] += amount
         self.wallets[account.address] -= amount
 
-    @initialize(specs=VOUCHER_SPECS, data=st.data())
-    def sign_first_vouchers(self, specs: list[tuple[int, int, int, bool, bool]], data: st.DataObject) -> None:
-        self.sign_vouchers(specs, data)
-
-    @rule(
-        specs=st.lists(
-            st.tuples(PAYER, PAYEE, st.integers(1, 2_000_000), st.booleans(), st.booleans()),
-            min_size=1,
-            max_size=4,
-        ),
+    @initialize(
+        allowances=st.lists(st.none() | st.integers(1, 3_000_000), min_size=3, max_size=3),
+        specs=VOUCHER_SPECS,
         data=st.data(),
     )
+    def register_keys_and_sign_first_vouchers(
+        self, allowances: list[int | None], specs: list[tuple[int, int, int, bool, bool]], data: st.DataObject
+    ) -> None:
+        for payer, allowance in enumerate(allowances):
+            if allowance is not None:
+                self.register_session_key(payer, allowance, SESSION_KEY_LIFETIMES[-1], reuse=False, data=data)
+        self.sign_vouchers(specs, data)
+
+    @rule(specs=VOUCHER_SPECS, data=st.data())
     def sign_vouchers(self, specs: list[tuple[int, int, int, bool, bool]], data: st.DataObject) -> None:
         """Payers (or their session keys) sign vouchers off-chain; nothing is sent."""
         for payer, payee, increment, by_session_key, compact in specs:

@@ -122,7 +122,7 @@ def upgrade() -> None:
         sa.Column(
             "seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
         ),
-        sa.Column("id", sa.String(length=40), nullable=False),
+        sa.Column("id", sa.String(length=66), nullable=False),
         sa.Column("channel_id", app.store.columns.Hex(), nullable=False),
         sa.Column("payer", sa.String(length=42), nullable=False),
         sa.Column("payee", sa.String(length=42), nullable=False),
