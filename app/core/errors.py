@@ -15,7 +15,9 @@
     │   ├── Unauthenticated        sign in first
     │   ├── Forbidden              signed in, but not as the owner of this data
     │   ├── RateLimited            too many requests for this address
-    │   └── IdempotencyConflict    idempotency key reused with a different request
+    │   ├── IdempotencyConflict    idempotency key reused with a different request
+    │   ├── ChainRefused           the hub would revert a transaction to relay (carries its error)
+    │   └── NotConfigured          the server is not set up for this (e.g. no operator key)
     └── Transient            a dependency is down or busy: retry later (node, database)
 
 Names match the contract's errors where both exist. Bugs get no class.
@@ -91,6 +93,14 @@ class RateLimited(Refusal):
 
 class IdempotencyConflict(Refusal):
     code = "IDEMPOTENCY_CONFLICT"
+
+
+class ChainRefused(Refusal):
+    code = "CHAIN_REFUSED"
+
+
+class NotConfigured(Refusal):
+    code = "NOT_CONFIGURED"
 
 
 class Transient(Exception):

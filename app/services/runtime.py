@@ -9,6 +9,7 @@ from typing import Any
 
 from app.chain.deploy import Deployment
 from app.chain.hub import HubClient
+from app.chain.operator import Operator
 from app.config import ConfigError, Settings
 from app.core.eip712 import Domain
 from app.core.errors import Transient
@@ -20,6 +21,7 @@ from app.services.clock import Clock, system_clock
 from app.services.events import EventBus, MemoryBus, PostgresBus, pg_conninfo
 from app.services.indexer import Indexer
 from app.services.payments import Payments
+from app.services.relay import Relay
 from app.services.typed_data import TypedData
 from app.store.database import Database
 
@@ -39,6 +41,7 @@ class Services:
     auth: Auth
     typed_data: TypedData
     indexer: Indexer
+    relay: Relay
 
     def close(self) -> None:
         self.bus.close()
@@ -90,6 +93,11 @@ def build(settings: Settings, clock: Clock = system_clock) -> Services:
         auth=Auth(db, clock, settings.public_url, chain_id, settings.nonce_ttl, settings.session_ttl),
         typed_data=TypedData(db, domain, token_domain, hub.permit_nonce),
         indexer=Indexer(db, hub, bus, clock, start_block, settings.confirmations),
+        relay=Relay(
+            Operator.connect(settings.rpc_url, hub_address, settings.operator_key)
+            if settings.operator_key
+            else None
+        ),
     )
 
 

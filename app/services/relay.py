@@ -1,0 +1,82 @@
+"""Gasless for users: the operator relays session-key registrations and deposits signed with
+EIP-2612 permits or EIP-3009 authorizations, and pays their gas."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from app.chain.operator import Operator, Reverted, Sent
+from app.core.eip712 import SignerAuthorization
+from app.core.errors import ChainRefused, InvalidInput, NotConfigured
+from app.core.signatures import split
+from app.core.types import UINT128_MAX, Address
+
+_Action = Callable[[Operator], Sent]
+
+# The hub's errors, as a developer reads them.
+_EXPLAINED = {
+    "InvalidAuthorizationSignature": "the payer's signature does not match this SignerAuthorization",
+    "NonceAlreadyUsed": "this authorization's nonce was already used: sign a new one",
+    "AuthorizationExpired": "validUntil has passed",
+    "TokenNotAllowed": "the hub does not accept this token",
+    "InvalidSigner": "the session key may not be the zero address",
+    "AmountTooLarge": "an amount does not fit in 128 bits",
+    "PermitFailed": "the permit was refused and the hub's allowance does not cover the amount",
+    "TransferAmountMismatch": "the token delivered another amount than requested (fee-on-transfer?)",
+    "ZeroAmount": "the amount must be positive",
+}
+
+
+class Relay:
+    def __init__(self, operator: Operator | None) -> None:
+        self._operator = operator
+
+    def register_session_key(self, auth: SignerAuthorization, payer_signature: bytes) -> Sent:
+        if not 0 < auth.allowance <= UINT128_MAX:
+            raise InvalidInput(f"allowance must be between 1 and 2^128-1, got {auth.allowance}")
+        row = (auth.payer, auth.signer, auth.token, auth.allowance, auth.valid_until, auth.nonce)
+        return self._send(lambda op: op.register_signer(row, payer_signature))
+
+    def deposit_with_permit(
+        self, payer: Address, token: Address, amount: int, deadline: int, signature: bytes
+    ) -> Sent:
+        v, r, s = _vrs(signature)
+        return self._send(lambda op: op.deposit_with_permit(payer, token, amount, deadline, v, r, s))
+
+    def deposit_with_authorization(
+        self,
+        payer: Address,
+        token: Address,
+        amount: int,
+        valid_after: int,
+        valid_before: int,
+        nonce: bytes,
+        signature: bytes,
+    ) -> Sent:
+        v, r, s = _vrs(signature)
+        return self._send(
+            lambda op: op.deposit_with_authorization(
+                payer, token, amount, valid_after, valid_before, nonce, v, r, s
+            )
+        )
+
+    def _send(self, action: _Action) -> Sent:
+        if self._operator is None:
+            raise NotConfigured("this server relays nothing: it has no OPERATOR_KEY")
+        try:
+            return action(self._operator)
+        except Reverted as reverted:
+            explanation = _EXPLAINED.get(reverted.error, "the hub would revert this transaction")
+            raise ChainRefused(
+                f"{reverted.error}: {explanation}",
+                error=reverted.error,
+                args=[str(a) for a in reverted.args_],
+            ) from reverted
+
+
+def _vrs(signature: bytes) -> tuple[int, bytes, bytes]:
+    parts = split(signature)
+    if parts is None:
+        raise InvalidInput("the signature must be 65 bytes (r, s, v) or 64 bytes (EIP-2098), with low s")
+    r, s, parity = parts
+    return 27 + parity, r.to_bytes(32, "big"), s.to_bytes(32, "big")
