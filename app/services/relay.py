@@ -3,15 +3,14 @@ EIP-2612 permits or EIP-3009 authorizations, and pays their gas."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Any
 
-from app.chain.operator import Operator, Reverted, Sent
+from app.chain.operator import Reverted
 from app.core.eip712 import SignerAuthorization
 from app.core.errors import ChainRefused, InvalidInput, NotConfigured
 from app.core.signatures import split
 from app.core.types import UINT128_MAX, Address
-
-_Action = Callable[[Operator], Sent]
+from app.services.transactions import Submitted, TxManager
 
 # The hub's errors, as a developer reads them.
 _EXPLAINED = {
@@ -28,20 +27,22 @@ _EXPLAINED = {
 
 
 class Relay:
-    def __init__(self, operator: Operator | None) -> None:
-        self._operator = operator
+    def __init__(self, transactions: TxManager | None) -> None:
+        self._transactions = transactions
 
-    def register_session_key(self, auth: SignerAuthorization, payer_signature: bytes) -> Sent:
+    def register_session_key(self, auth: SignerAuthorization, payer_signature: bytes) -> Submitted:
         if not 0 < auth.allowance <= UINT128_MAX:
             raise InvalidInput(f"allowance must be between 1 and 2^128-1, got {auth.allowance}")
         row = (auth.payer, auth.signer, auth.token, auth.allowance, auth.valid_until, auth.nonce)
-        return self._send(lambda op: op.register_signer(row, payer_signature))
+        return self._send(
+            "registerSigner", {"payer": auth.payer, "signer": auth.signer}, row, payer_signature
+        )
 
     def deposit_with_permit(
         self, payer: Address, token: Address, amount: int, deadline: int, signature: bytes
-    ) -> Sent:
+    ) -> Submitted:
         v, r, s = _vrs(signature)
-        return self._send(lambda op: op.deposit_with_permit(payer, token, amount, deadline, v, r, s))
+        return self._send("depositWithPermit", {"payer": payer}, payer, token, amount, deadline, v, r, s)
 
     def deposit_with_authorization(
         self,
@@ -52,19 +53,16 @@ class Relay:
         valid_before: int,
         nonce: bytes,
         signature: bytes,
-    ) -> Sent:
+    ) -> Submitted:
         v, r, s = _vrs(signature)
-        return self._send(
-            lambda op: op.deposit_with_authorization(
-                payer, token, amount, valid_after, valid_before, nonce, v, r, s
-            )
-        )
+        args = (payer, token, amount, valid_after, valid_before, nonce, v, r, s)
+        return self._send("depositWithAuthorization", {"payer": payer}, *args)
 
-    def _send(self, action: _Action) -> Sent:
-        if self._operator is None:
+    def _send(self, function: str, payload: dict[str, Any], *args: Any) -> Submitted:
+        if self._transactions is None:
             raise NotConfigured("this server relays nothing: it has no OPERATOR_KEY")
         try:
-            return action(self._operator)
+            return self._transactions.submit(self._transactions.encode(function, *args), function, payload)
         except Reverted as reverted:
             explanation = _EXPLAINED.get(reverted.error, "the hub would revert this transaction")
             raise ChainRefused(

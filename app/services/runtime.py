@@ -22,6 +22,7 @@ from app.services.events import EventBus, MemoryBus, PostgresBus, pg_conninfo
 from app.services.indexer import Indexer
 from app.services.payments import Payments
 from app.services.relay import Relay
+from app.services.transactions import TxManager
 from app.services.typed_data import TypedData
 from app.store.database import Database
 
@@ -42,6 +43,7 @@ class Services:
     typed_data: TypedData
     indexer: Indexer
     relay: Relay
+    transactions: TxManager | None  # None without OPERATOR_KEY: nothing is sent
 
     def close(self) -> None:
         self.bus.close()
@@ -81,6 +83,11 @@ def build(settings: Settings, clock: Clock = system_clock) -> Services:
             "verifyingContract": info.domain.verifying_contract,
         }
 
+    transactions = (
+        TxManager(db, Operator.connect(settings.rpc_url, hub_address, settings.operator_key), clock)
+        if settings.operator_key
+        else None
+    )
     return Services(
         settings=settings,
         db=db,
@@ -93,11 +100,8 @@ def build(settings: Settings, clock: Clock = system_clock) -> Services:
         auth=Auth(db, clock, settings.public_url, chain_id, settings.nonce_ttl, settings.session_ttl),
         typed_data=TypedData(db, domain, token_domain, hub.permit_nonce),
         indexer=Indexer(db, hub, bus, clock, start_block, settings.confirmations),
-        relay=Relay(
-            Operator.connect(settings.rpc_url, hub_address, settings.operator_key)
-            if settings.operator_key
-            else None
-        ),
+        relay=Relay(transactions),
+        transactions=transactions,
     )
 
 

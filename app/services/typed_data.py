@@ -119,6 +119,10 @@ class TypedData:
             },
         }
 
+    def token_domain(self, token: Address) -> dict[str, Any] | None:
+        """The token's own EIP-712 domain as JSON (EIP-5267), or None if it reports none."""
+        return self._token_domain(token)
+
     def _require_token_domain(self, token: Address) -> dict[str, Any]:
         domain = self._token_domain(token)
         if domain is None:

@@ -159,3 +159,27 @@ chain_cursor = Table(
     Column("block_hash", Hex, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
 )
+
+# Transactions the operator signed, one row per nonce: the signed bytes are kept so a dropped
+# transaction can be broadcast again, and every hash it was sent under (after fee bumps) so
+# whichever one is mined is found, also after a crash.
+operator_transactions = Table(
+    "operator_transactions",
+    metadata,
+    Column("sender", ADDRESS, primary_key=True),
+    Column("nonce", BigInteger, primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("to_address", ADDRESS, nullable=False),
+    Column("data", Hex, nullable=False),
+    Column("gas", BigInteger, nullable=False),
+    Column("max_fee", Uint256, nullable=False),
+    Column("priority_fee", Uint256, nullable=False),
+    Column("raw", Hex, nullable=False),
+    Column("hashes", Text, nullable=False),  # JSON list of 0x hashes, oldest first
+    Column("status", String(16), nullable=False),  # pending | mined | reverted
+    Column("payload", Text, nullable=False),  # JSON: what the transaction is for
+    Column("created_at", BigInteger, nullable=False),
+    Column("sent_at", BigInteger, nullable=False),
+    Column("block_number", BigInteger, nullable=True),
+    Index("ix_operator_transactions_status", "status"),
+)

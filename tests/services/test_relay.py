@@ -10,6 +10,7 @@ from app.core.eip712 import SignerAuthorization, signer_authorization_digest
 from app.core.errors import ChainRefused, NotConfigured
 from app.core.types import to_address
 from app.services.relay import Relay
+from app.services.transactions import TxManager
 from tests.factories import sign_digest
 from tests.services.conftest import World
 
@@ -20,7 +21,7 @@ def relay_for(world: World) -> Relay:
         world.chain.hub.address,
         world.chain.accounts[0].key.hex(),
     )
-    return Relay(operator)
+    return Relay(TxManager(world.services.db, operator, world.clock))
 
 
 def authorization(world: World, payer_key: bytes, nonce: int = 1) -> tuple[SignerAuthorization, bytes]:
