@@ -45,6 +45,13 @@ class Settings:
     session_ttl: int
     nonce_ttl: int
     index_interval: float
+    settle: bool  # run the settler inside `serve` (the leader process only)
+    settle_max_batch: int
+    settle_min_batch: int
+    settle_max_age: int
+    settle_max_outstanding: int
+    settle_urgency: int
+    tx_bump_after: int
 
     @property
     def is_production(self) -> bool:
@@ -134,6 +141,13 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         session_ttl=integer("SESSION_TTL", 24 * 3600, minimum=60),
         nonce_ttl=integer("NONCE_TTL", 600, minimum=10),
         index_interval=float(integer("INDEX_INTERVAL_MS", 1000, minimum=10)) / 1000,
+        settle=flag("SETTLE", True),
+        settle_max_batch=integer("SETTLE_MAX_BATCH", 200, minimum=1),
+        settle_min_batch=integer("SETTLE_MIN_BATCH", 50, minimum=1),
+        settle_max_age=integer("SETTLE_MAX_AGE", 3600, minimum=0),
+        settle_max_outstanding=integer("SETTLE_MAX_OUTSTANDING", 10 * 10**6, minimum=1),
+        settle_urgency=integer("SETTLE_URGENCY", 1800, minimum=0),
+        tx_bump_after=integer("TX_BUMP_AFTER", 30, minimum=1),
     )
     if problems:
         raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(problems))

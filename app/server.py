@@ -15,21 +15,20 @@ from starlette.routing import Mount
 from app import config
 from app.api.app import create_app
 from app.services import runtime
-from app.services.background import IndexerLoop
 
 
 def create() -> Starlette:
     settings = config.load()
     services = runtime.build(settings)
-    indexing = IndexerLoop(services.indexer, settings.index_interval)
+    worker = services.worker()
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        indexing.start()
+        worker.start()
         try:
             yield
         finally:
-            indexing.stop()
+            worker.stop()
             services.close()
 
     return Starlette(routes=[Mount("/", app=create_app(services))], lifespan=lifespan)

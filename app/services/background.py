@@ -1,4 +1,9 @@
-"""Work a server process does besides answering requests: following the chain."""
+"""Work a server process does besides answering requests: following the chain and settling.
+
+Every process runs a Worker; only the one that holds the leadership does the work, so with
+several processes on one PostgreSQL exactly one indexes and settles, and another takes over
+within `interval` seconds of it dying.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +12,31 @@ import threading
 
 from app.core.errors import Transient
 from app.services.indexer import Indexer, ReorgTooDeep
+from app.services.leadership import Leadership
+from app.services.settler import Settler
+from app.services.transactions import TxManager
 
 log = logging.getLogger(__name__)
 
 
-class IndexerLoop:
-    """Runs Indexer.sync_once every `interval` seconds on a daemon thread until stopped.
-
-    A node that is down is retried quietly (logged once per outage); a reorganisation deeper
-    than the confirmation depth stops indexing and is reported by `error` (and /health)."""
-
-    def __init__(self, indexer: Indexer, interval: float) -> None:
+class Worker:
+    def __init__(
+        self,
+        leadership: Leadership,
+        indexer: Indexer,
+        transactions: TxManager | None,
+        settler: Settler | None,
+        interval: float,
+    ) -> None:
+        self._leadership = leadership
         self._indexer = indexer
+        self._transactions = transactions
+        self._settler = settler
         self._interval = interval
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="indexer", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="worker", daemon=True)
         self.error: str | None = None
+        self.leader = False
 
     def start(self) -> None:
         self._thread.start()
@@ -31,28 +45,38 @@ class IndexerLoop:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=10)
+        self._leadership.release()
 
     def _run(self) -> None:
-        node_down = False
         while not self._stop.is_set():
-            try:
-                result = self._indexer.sync_once()
-                if node_down:
-                    log.info("the node answers again; indexing resumed")
-                node_down = False
-                if result.events:
-                    log.info("indexed %d events up to block %d", result.events, result.to_block)
-            except Transient as error:
-                if not node_down:
-                    log.warning("indexing paused: %s", error)
-                node_down = True
-                self.error = str(error)
-            except ReorgTooDeep as error:
-                log.error("indexing stopped: %s", error)
-                self.error = str(error)
-                return
-            except Exception:
-                log.exception("indexing failed; retrying")
-            else:
-                self.error = None
+            leader = self._leadership.acquire()
+            if leader != self.leader:
+                log.info(
+                    "this process %s the leader (indexing and settling)",
+                    "is now" if leader else "is no longer",
+                )
+                self.leader = leader
+            if leader:
+                self.step()
             self._stop.wait(self._interval)
+
+    def step(self) -> None:
+        """One round of leader work; failures are logged and retried next round."""
+        try:
+            self._indexer.sync_once()
+            if self._transactions is not None:
+                self._transactions.tick()
+            if self._settler is not None:
+                self._settler.settle_once()
+        except Transient as error:
+            if self.error != str(error):
+                log.warning("paused: %s", error)
+            self.error = str(error)
+        except ReorgTooDeep as error:
+            log.error("indexing stopped: %s", error)
+            self.error = str(error)
+            self._stop.set()
+        except Exception:
+            log.exception("background work failed; retrying")
+        else:
+            self.error = None

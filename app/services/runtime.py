@@ -16,12 +16,15 @@ from app.core.errors import Transient
 from app.core.types import Address
 from app.services.accounts import Accounts
 from app.services.auth import Auth
+from app.services.background import Worker
 from app.services.catalog import Catalog
 from app.services.clock import Clock, system_clock
 from app.services.events import EventBus, MemoryBus, PostgresBus, pg_conninfo
 from app.services.indexer import Indexer
+from app.services.leadership import FileLeadership, Leadership, PostgresLeadership
 from app.services.payments import Payments
 from app.services.relay import Relay
+from app.services.settler import SettlePolicy, Settler
 from app.services.transactions import TxManager
 from app.services.typed_data import TypedData
 from app.store.database import Database
@@ -44,6 +47,17 @@ class Services:
     indexer: Indexer
     relay: Relay
     transactions: TxManager | None  # None without OPERATOR_KEY: nothing is sent
+    settler: Settler | None
+
+    def worker(self) -> Worker:
+        """The background work of a server process (it only acts while it holds the leadership)."""
+        leadership: Leadership = (
+            PostgresLeadership(pg_conninfo(self.db.url))
+            if self.db.is_postgres
+            else FileLeadership(self.settings.data_dir / "leader.lock")
+        )
+        settler = self.settler if self.settings.settle else None
+        return Worker(leadership, self.indexer, self.transactions, settler, self.settings.index_interval)
 
     def close(self) -> None:
         self.bus.close()
@@ -84,9 +98,21 @@ def build(settings: Settings, clock: Clock = system_clock) -> Services:
         }
 
     transactions = (
-        TxManager(db, Operator.connect(settings.rpc_url, hub_address, settings.operator_key), clock)
+        TxManager(
+            db,
+            Operator.connect(settings.rpc_url, hub_address, settings.operator_key),
+            clock,
+            bump_after=settings.tx_bump_after,
+        )
         if settings.operator_key
         else None
+    )
+    policy = SettlePolicy(
+        max_batch=settings.settle_max_batch,
+        min_batch=settings.settle_min_batch,
+        max_age=settings.settle_max_age,
+        max_outstanding=settings.settle_max_outstanding,
+        urgency=settings.settle_urgency,
     )
     return Services(
         settings=settings,
@@ -102,6 +128,7 @@ def build(settings: Settings, clock: Clock = system_clock) -> Services:
         indexer=Indexer(db, hub, bus, clock, start_block, settings.confirmations),
         relay=Relay(transactions),
         transactions=transactions,
+        settler=Settler(db, transactions, clock, policy) if transactions else None,
     )
 
 

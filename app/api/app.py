@@ -1,0 +1,106 @@
+"""The Starlette application: /graphql over HTTP and WebSocket (graphql-transport-ws), and /health."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http.exceptions import HTTPException
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.types.unset import UnsetType
+
+from app.api.context import Context, build_context, connection_init_token
+from app.api.limits import BodySizeLimit, TokenBuckets, schema_extensions
+from app.api.schema import Schema, build_schema
+from app.core.errors import Transient
+from app.services.runtime import Services
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    def __init__(self, schema: Schema, services: Services) -> None:
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if services.settings.graphiql else None,
+            # Queries may use GET; strawberry refuses mutations over GET whatever this says.
+            allow_queries_via_get=True,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+        )
+        self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope, receive))
+        except HTTPException as error:  # as JSON, like every other error of this API
+            response = _error(error.status_code, error.reason, "BAD_REQUEST")
+        await response(scope, receive, send)
+
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+        return await build_context(self.services, request)
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        token = connection_init_token(context.connection_params)
+        if token is not None:
+            await context.authenticate(token)
+            if context.session is None:
+                raise ConnectionRejectionError({"message": "the session token is unknown or expired"})
+        return await super().on_ws_connect(context)
+
+
+def create_app(services: Services) -> Starlette:
+    """The ASGI app over `services`, which the caller owns (and closes)."""
+    settings = services.settings
+    schema = build_schema(schema_extensions(settings, TokenBuckets(settings.rate_limit_per_minute)))
+    graphql = GraphQLApp(schema, services)
+
+    async def health(request: Request) -> JSONResponse:
+        return await _health(services)
+
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/health", health, methods=["GET"]),
+        ],
+        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
+    )
+
+
+async def _health(services: Services) -> JSONResponse:
+    """200 when the node and the database answer, else 503; either way what is known."""
+    head: int | None
+    try:
+        head = await run_in_threadpool(services.hub.head)
+    except Transient:
+        head = None
+    database = True
+    try:
+        indexed = await run_in_threadpool(services.accounts.indexed_block)
+    except Transient:
+        database, indexed = False, None
+    ok = head is not None and database
+    return JSONResponse(
+        {
+            "status": "ok" if ok else "degraded",
+            "chainId": services.domain.chain_id,
+            "hub": services.domain.hub,
+            "indexedBlock": None if indexed is None else indexed.number,
+            "headBlock": head,
+            "database": "ok" if database else "unavailable",
+            "node": "ok" if head is not None else "unavailable",
+        },
+        status_code=200 if ok else 503,
+    )
+
+
+def _error(status: int, message: str, code: str) -> JSONResponse:
+    return JSONResponse({"errors": [{"message": message, "extensions": {"code": code}}]}, status_code=status)

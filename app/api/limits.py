@@ -1,0 +1,333 @@
+"""What a request may cost, and what its errors may show.
+
+- Document limits (strawberry extensions): tokens, depth, aliases, top-level
+  mutation fields (aliased mutations all run, so they are counted here), and
+  no introspection unless settings.introspection.
+- A token-bucket rate limit per caller: the payer of a `pay`, else the
+  signed-in address, else the client IP (the socket peer: behind a proxy, every
+  client shares the proxy's address). Buckets live in this process: with
+  several processes or hosts each has its own, so the effective limit is the
+  per-process limit times their number. A caller may name any payer in a `pay`,
+  so a flood of forged `pay`s slows that payer down: the price of keying
+  payments by payer, which lets many clients of one payer share its budget.
+- Errors: refusals, transient failures and errors in the request itself are
+  shown with an `extensions.code`; anything else is masked ("Unexpected error.")
+  and logged.
+- The request body size cap is an ASGI middleware (HTTP 413).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLSyntaxError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    ValidationRule,
+)
+from graphql.utilities import get_operation_ast, value_from_ast_untyped
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.extensions import (
+    AddValidationRules,
+    DisableIntrospection,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+
+from app.api.context import Context
+from app.api.errors import fields_json
+from app.config import Settings
+from app.core.errors import RateLimited, Refusal, Transient
+
+log = logging.getLogger(__name__)
+
+UNEXPECTED = "Unexpected error."
+UNAVAILABLE = "A dependency of the server (chain node or database) is unavailable: retry later."
+
+
+# ---------------------------------------------------------------- document limits
+
+
+def max_mutations_rule(limit: int) -> type[ValidationRule]:
+    """A validation rule refusing a mutation with more than `limit` top-level fields."""
+
+    class MaxMutations(ValidationRule):
+        def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
+            if node.operation != OperationType.MUTATION:
+                return
+            fragments = {
+                d.name.value: d
+                for d in self.context.document.definitions
+                if isinstance(d, FragmentDefinitionNode)
+            }
+            count = _count_fields(node.selection_set, fragments, set())
+            if count > limit:
+                self.report_error(
+                    GraphQLError(
+                        f"{count} mutation fields in one operation (aliases included); at most {limit}",
+                        node,
+                        extensions={"code": "TOO_MANY_MUTATIONS"},
+                    )
+                )
+
+    return MaxMutations
+
+
+def _count_fields(
+    selections: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode], seen: set[str]
+) -> int:
+    count = 0
+    for selection in selections.selections:
+        if isinstance(selection, FieldNode):
+            count += selection.name.value != "__typename"
+        elif isinstance(selection, InlineFragmentNode):
+            count += _count_fields(selection.selection_set, fragments, seen)
+        elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
+            seen.add(selection.name.value)  # a cycle is refused by validation anyway
+            fragment = fragments.get(selection.name.value)
+            if fragment is not None:
+                count += _count_fields(fragment.selection_set, fragments, seen)
+    return count
+
+
+# ---------------------------------------------------------------------- errors
+
+
+def is_unexpected(error: GraphQLError) -> bool:
+    """True for errors to mask: raised by our code, and neither a refusal nor a transient failure."""
+    original = error.original_error
+    return original is not None and not isinstance(original, Refusal | Transient | GraphQLError)
+
+
+class Masking(MaskErrors):
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=is_unexpected, error_message=UNEXPECTED)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        log.error("unexpected error at %s", error.path, exc_info=error.original_error)
+        masked = super().anonymise_error(error)
+        masked.extensions = {"code": "INTERNAL_ERROR"}
+        return masked
+
+
+def with_code(error: GraphQLError) -> GraphQLError:
+    """The error with an `extensions.code` (unless it has one or will be masked)."""
+    if error.extensions and "code" in error.extensions:
+        return error
+    original = error.original_error
+    if isinstance(original, Refusal):
+        error.extensions = {"code": original.code, **_fields(original)}
+    elif isinstance(original, Transient):
+        log.warning("transient failure at %s: %s", error.path, original)
+        return GraphQLError(
+            UNAVAILABLE,
+            error.nodes,
+            error.source,
+            error.positions,
+            error.path,
+            original,
+            {"code": "UNAVAILABLE"},
+        )
+    elif isinstance(error, GraphQLSyntaxError):
+        error.extensions = {"code": "GRAPHQL_PARSE_FAILED"}
+    elif original is None and error.path is None:
+        error.extensions = {"code": "GRAPHQL_VALIDATION_FAILED"}
+    return error
+
+
+def _fields(refusal: Refusal) -> dict[str, Any]:
+    return {"fields": fields_json(refusal.fields)} if refusal.fields else {}
+
+
+class ErrorCodes(SchemaExtension):
+    """Adds `extensions.code` to the errors of a result (see `with_code`)."""
+
+    def _annotate(self, result: object) -> None:
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = [with_code(error) for error in errors]  # type: ignore[attr-defined]
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        self._annotate(self.execution_context.result)
+        initial = getattr(self.execution_context.result, "initial_result", None)
+        if initial is not None:
+            self._annotate(initial)
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        self._annotate(result)
+        yield
+
+
+# ------------------------------------------------------------------ rate limit
+
+
+class TokenBuckets:
+    """Token buckets per key, in this process: `per_minute` tokens, refilled continuously.
+    At most `max_keys` buckets are kept; the least recently used go first (as if full)."""
+
+    def __init__(
+        self, per_minute: int, clock: Callable[[], float] = time.monotonic, max_keys: int = 100_000
+    ) -> None:
+        self._capacity = float(per_minute)
+        self._rate = per_minute / 60.0
+        self._clock = clock
+        self._max_keys = max_keys
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, key: str) -> float | None:
+        """Takes a token: None if there was one, else the seconds until there is."""
+        now = self._clock()
+        with self._lock:
+            tokens, then = self._buckets.pop(key, (self._capacity, now))
+            tokens = min(self._capacity, tokens + (now - then) * self._rate)
+            allowed = tokens >= 1
+            self._buckets[key] = (tokens - 1 if allowed else tokens, now)
+            while len(self._buckets) > self._max_keys:
+                self._buckets.popitem(last=False)
+        return None if allowed else (1 - tokens) / self._rate
+
+
+class RateLimit(SchemaExtension):
+    """Charges each operation to its caller's bucket before it executes."""
+
+    def __init__(self, buckets: TokenBuckets) -> None:
+        self._buckets = buckets
+
+    def on_execute(self) -> Iterator[None]:
+        key = self._key()
+        wait = self._buckets.take(key)
+        if wait is not None:
+            retry_after = math.ceil(wait)
+            refusal = RateLimited(
+                f"too many requests for {key}: retry in {retry_after} s", retry_after=retry_after
+            )
+            # Raised as a finished GraphQLError: an error raised by a hook skips the other hooks.
+            raise GraphQLError(
+                refusal.message,
+                original_error=refusal,
+                extensions={"code": refusal.code, "fields": {"retryAfter": retry_after}},
+            )
+        yield
+
+    def _key(self) -> str:
+        context = self.execution_context.context
+        if not isinstance(context, Context):
+            return "ip:unknown"
+        payer = self._payer()
+        if payer is not None:
+            return f"payer:{payer.lower()}"
+        if context.session is not None:
+            return f"address:{context.session}"
+        return f"ip:{context.client_ip}"
+
+    def _payer(self) -> str | None:
+        """The payer of a `pay` mutation, from its literal or variable input."""
+        document = self.execution_context.graphql_document
+        if document is None:
+            return None
+        operation = get_operation_ast(document, self.execution_context.operation_name)
+        if operation is None or operation.operation != OperationType.MUTATION:
+            return None
+        for selection in operation.selection_set.selections:
+            if isinstance(selection, FieldNode) and selection.name.value == "pay":
+                for argument in selection.arguments:
+                    if argument.name.value == "input":
+                        value = value_from_ast_untyped(argument.value, self.execution_context.variables)
+                        payer = value.get("payer") if isinstance(value, dict) else None
+                        return payer if isinstance(payer, str) else None
+        return None
+
+
+# -------------------------------------------------------------------- assembly
+
+
+def schema_extensions(settings: Settings, buckets: TokenBuckets) -> list[Callable[[], SchemaExtension]]:
+    """The extensions of a served schema, as factories: strawberry makes new ones per operation."""
+    extensions: list[Callable[[], SchemaExtension]] = [
+        functools.partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
+        functools.partial(QueryDepthLimiter, max_depth=settings.max_query_depth),
+        functools.partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
+        functools.partial(AddValidationRules, [max_mutations_rule(settings.max_mutations)]),
+        Masking,
+        ErrorCodes,
+        functools.partial(RateLimit, buckets),
+    ]
+    if not settings.introspection:
+        extensions.append(DisableIntrospection)
+    return extensions
+
+
+# ------------------------------------------------------------------- body size
+
+
+class BodySizeLimit:
+    """ASGI middleware: refuses an HTTP request body over `max_bytes` with 413 and a JSON error,
+    whether announced by Content-Length or streamed in chunks."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._too_large(send)
+            return
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            body += message.get("body", b"")
+            if len(body) > self.max_bytes:
+                await self._too_large(send)
+                return
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": bytes(body), "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, send: Send) -> None:
+        payload = {
+            "errors": [
+                {
+                    "message": f"the request body is over {self.max_bytes} bytes",
+                    "extensions": {"code": "PAYLOAD_TOO_LARGE"},
+                }
+            ]
+        }
+        body = json.dumps(payload).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,182 @@
+"""Query resolvers, each a call to one service (schema.py declares the fields).
+
+Balances, session keys and resources are public (on chain, or meant to be
+seen); receipts, sales, channels and earnings only to their signed-in owner.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+
+from app.api.connections import (
+    DEFAULT_PAGE_SIZE,
+    Connection,
+    connection,
+    decode_int_cursor,
+    decode_str_cursor,
+    page_size,
+)
+from app.api.context import Info
+from app.api.scalars import Amount, Bytes32, SafeInt, Timestamp
+from app.api.types import (
+    Account,
+    Channel,
+    Earnings,
+    HubConfig,
+    Meta,
+    Receipt,
+    Resource,
+    SessionKey,
+    Token,
+    TypedData,
+)
+from app.core.errors import InvalidInput
+from app.core.types import Address
+
+OwnAddress = Annotated[
+    Address | None,
+    strawberry.argument(description="Defaults to the signed-in address; any other is refused."),
+]
+
+
+def config(info: Info) -> HubConfig:
+    return HubConfig.from_domain(info.context.services.domain)
+
+
+async def withdraw_delay(info: Info) -> SafeInt:
+    return SafeInt(await info.context.run(info.context.services.hub.withdraw_delay))
+
+
+async def allowed_tokens(info: Info) -> list[Token]:
+    return [Token.from_domain(t) for t in await info.context.run(info.context.services.catalog.tokens) if t.allowed]
+
+
+async def token_domain(root: Token, info: Info) -> JSON | None:
+    return await info.context.run(info.context.services.typed_data.token_domain, root.address)
+
+
+async def tokens(info: Info) -> list[Token]:
+    return [Token.from_domain(t) for t in await info.context.run(info.context.services.catalog.tokens)]
+
+
+async def account(info: Info, payer: Address, token: Address) -> Account:
+    ctx = info.context
+    return Account.from_domain(await ctx.run(ctx.services.accounts.account, payer, token))
+
+
+async def channels(info: Info, payer: Address | None = None, payee: Address | None = None) -> list[Channel]:
+    ctx = info.context
+    if payer is None and payee is None:
+        raise InvalidInput("give payer, payee or both")
+    ctx.require_owner(payer, payee)
+    return [Channel.from_domain(v) for v in await ctx.run(ctx.services.accounts.channels, payer=payer, payee=payee)]
+
+
+async def receipts(
+    info: Info, first: int = DEFAULT_PAGE_SIZE, after: str | None = None, payer: OwnAddress = None
+) -> Connection[Receipt]:
+    ctx = info.context
+    owner = ctx.require_owner(payer) if payer is not None else ctx.signed_in()
+    limit, cursor = page_size(first) + 1, decode_int_cursor(after)
+    rows = await ctx.run(ctx.services.accounts.receipts, payer=owner, after=cursor, limit=limit)
+    return connection(rows, first, key=lambda row: row[0], node=lambda row: Receipt.from_domain(row[1]))
+
+
+async def sales(
+    info: Info, first: int = DEFAULT_PAGE_SIZE, after: str | None = None, payee: OwnAddress = None
+) -> Connection[Receipt]:
+    ctx = info.context
+    owner = ctx.require_owner(payee) if payee is not None else ctx.signed_in()
+    limit, cursor = page_size(first) + 1, decode_int_cursor(after)
+    rows = await ctx.run(ctx.services.accounts.receipts, payee=owner, after=cursor, limit=limit)
+    return connection(rows, first, key=lambda row: row[0], node=lambda row: Receipt.from_domain(row[1]))
+
+
+async def receipt(info: Info, id: str) -> Receipt | None:
+    ctx = info.context
+    address = ctx.signed_in()
+    found = await ctx.run(ctx.services.accounts.receipt, id)
+    if found is None or address not in (found.voucher.payer, found.voucher.payee):
+        return None
+    return Receipt.from_domain(found)
+
+
+async def session_keys(info: Info, payer: Address) -> list[SessionKey]:
+    ctx = info.context
+    return [SessionKey.from_domain(k) for k in await ctx.run(ctx.services.accounts.session_keys, payer)]
+
+
+async def resources(
+    info: Info, payee: Address | None = None, first: int = DEFAULT_PAGE_SIZE, after: str | None = None
+) -> Connection[Resource]:
+    ctx = info.context
+    limit, cursor = page_size(first) + 1, decode_str_cursor(after)
+    rows = await ctx.run(ctx.services.catalog.resources, payee=payee, after=cursor, limit=limit)
+    return connection(rows, first, key=lambda row: row.id, node=Resource.from_domain)
+
+
+async def resource(info: Info, id: str) -> Resource | None:
+    found = await info.context.run(info.context.services.catalog.resource, id)
+    return None if found is None else Resource.from_domain(found)
+
+
+async def earnings(info: Info, payee: Address, token: Address) -> Earnings:
+    ctx = info.context
+    ctx.require_owner(payee)
+    return Earnings.from_domain(await ctx.run(ctx.services.accounts.earnings, payee, token))
+
+
+async def voucher_to_sign(
+    info: Info, payer: Address, resource_id: str, purchase: Bytes32 | None = None
+) -> TypedData:
+    ctx = info.context
+    return TypedData.from_domain(await ctx.run(ctx.services.typed_data.voucher, payer, resource_id, purchase))
+
+
+async def signer_authorization_to_sign(
+    info: Info,
+    payer: Address,
+    signer: Address,
+    token: Address,
+    allowance: Amount,
+    valid_until: Timestamp,
+    nonce: Amount | None = None,
+) -> TypedData:
+    ctx = info.context
+    authorization = ctx.services.typed_data.signer_authorization
+    return TypedData.from_domain(
+        await ctx.run(authorization, payer, signer, token, allowance, valid_until, nonce)
+    )
+
+
+async def permit_to_sign(
+    info: Info, owner: Address, token: Address, amount: Amount, deadline: Timestamp
+) -> TypedData:
+    ctx = info.context
+    return TypedData.from_domain(await ctx.run(ctx.services.typed_data.permit, owner, token, amount, deadline))
+
+
+async def receive_authorization_to_sign(
+    info: Info, payer: Address, token: Address, amount: Amount, valid_after: Timestamp, valid_before: Timestamp
+) -> TypedData:
+    ctx = info.context
+    authorization = ctx.services.typed_data.receive_authorization
+    return TypedData.from_domain(
+        await ctx.run(authorization, payer, token, amount, valid_after, valid_before)
+    )
+
+
+async def sign_in_message(info: Info, address: Address) -> str:
+    return await info.context.run(info.context.services.auth.challenge, address)
+
+
+def me(info: Info) -> Address | None:
+    return info.context.session
+
+
+async def meta(info: Info) -> Meta:
+    ctx = info.context
+    return Meta.from_domain(await ctx.run(ctx.services.accounts.indexed_block), ctx.services.domain.hub)
