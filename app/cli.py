@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import os
 import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 from eth_account import Account
 from web3 import Web3
@@ -80,6 +82,92 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _services() -> Any:
+    from app import config
+    from app.services import runtime
+
+    return runtime.build(config.load())
+
+
+def _settle(args: argparse.Namespace) -> int:
+    services = _services()
+    try:
+        if services.settler is None or services.transactions is None:
+            print("settle: set OPERATOR_KEY: claims are sent with it", file=sys.stderr)
+            return 2
+        services.indexer.sync_once()
+        services.transactions.tick()
+        result = services.settler.settle_once(force=True)
+        print(f"{result.channels} channels: {result.reason}")
+        if result.submitted is not None:
+            tx = services.transactions.wait(result.submitted.nonce, timeout=args.timeout)
+            print(f"claim nonce {tx.nonce} {tx.status} in block {tx.block_number}: 0x{tx.hashes[-1].hex()}")
+            services.indexer.sync_once()
+            return 0 if tx.status == "mined" else 1
+        return 0
+    finally:
+        services.close()
+
+
+def _reconcile(args: argparse.Namespace) -> int:
+    from app.services.reconcile import reconcile
+
+    services = _services()
+    try:
+        services.indexer.sync_once()
+        reports = reconcile(services.hub, services.db, services.indexer.start_block)
+    finally:
+        services.close()
+    print(json.dumps([r.as_json() for r in reports], indent=2))
+    return 0 if all(r.ok for r in reports) else 1
+
+
+def _export_vouchers(args: argparse.Namespace) -> int:
+    from app.core.types import to_address
+
+    services = _services()
+    try:
+        exported = services.exits.export(to_address(args.payee))
+    finally:
+        services.close()
+    text = json.dumps(exported, indent=2)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+        print(f"{len(exported['claims'])} vouchers written to {args.out}")
+    else:
+        print(text)
+    return 0
+
+
+def _claim_exported(args: argparse.Namespace) -> int:
+    from app.chain.operator import Operator
+    from app.core.types import to_address
+
+    key = os.environ.get("CLAIMER_KEY")
+    if not key:
+        print(
+            "claim-exported: set CLAIMER_KEY to the key that pays the gas (the payee's, to withdraw)",
+            file=sys.stderr,
+        )
+        return 2
+    exported = json.loads(Path(args.file).read_text())
+    operator = Operator.connect(args.rpc_url, exported["hub"], key)
+    rows = [
+        (c["payer"], c["payee"], c["token"], int(c["cumulativeAmount"]), bytes.fromhex(c["purchase"][2:]),
+         bytes.fromhex(c["signature"][2:]))
+        for c in exported["claims"]
+    ]  # fmt: skip
+    if rows:
+        mined = operator.send_now(operator.encode("claim", rows))
+        print(f"claimed {len(rows)} vouchers in block {mined.block_number} (gas {mined.gas_used})")
+    if args.withdraw:
+        for token in sorted({c["token"] for c in exported["claims"]}):
+            to = to_address(args.to or operator.address)
+            mined = operator.send_now(operator.encode("withdrawEarnings", token, to))
+            print(f"withdrew earnings in {token} to {to} in block {mined.block_number}")
+    return 0
+
+
 def _dev(args: argparse.Namespace) -> int:
     accounts = [Account.from_key(key) for key in DEV_KEYS]
     with Anvil(port=args.port) as chain:
@@ -114,6 +202,26 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="run the GraphQL server (see README: configuration)")
     serve.add_argument("--workers", type=int, default=int(os.environ.get("WORKERS", "1")))
     serve.set_defaults(run=_serve)
+
+    settle = commands.add_parser("settle", help="claim every unclaimed voucher now")
+    settle.add_argument("--once", action="store_true", required=True, help="one round, then exit")
+    settle.add_argument("--timeout", type=float, default=300, help="seconds to wait for mining")
+    settle.set_defaults(run=_settle)
+
+    reconcile = commands.add_parser("reconcile", help="account for every base unit (exit 1 if not)")
+    reconcile.set_defaults(run=_reconcile)
+
+    export = commands.add_parser("export-vouchers", help="a creator's latest vouchers for hub.claim")
+    export.add_argument("--payee", required=True)
+    export.add_argument("--out", help="file to write (default: standard output)")
+    export.set_defaults(run=_export_vouchers)
+
+    claim = commands.add_parser("claim-exported", help="claim exported vouchers with $CLAIMER_KEY")
+    claim.add_argument("--file", required=True)
+    claim.add_argument("--rpc-url", default=os.environ.get("RPC_URL", "http://127.0.0.1:8545"))
+    claim.add_argument("--withdraw", action="store_true", help="then withdraw the earnings (key = payee)")
+    claim.add_argument("--to", help="where earnings go (default: the key's address)")
+    claim.set_defaults(run=_claim_exported)
 
     deploy = commands.add_parser("deploy", help="deploy the hub to a chain (key in $DEPLOYER_KEY)")
     deploy.add_argument("--rpc-url", default=os.environ.get("RPC_URL", "http://127.0.0.1:8545"))

@@ -6,8 +6,9 @@
     └── InsufficientFunds    the headroom and the price
 
 `refusal_type()` turns an `app.core.errors.Refusal` into the most specific of
-them, `refused()` into the generic one. Refusals raised by queries, and `Transient` failures, are GraphQL errors
-instead, with `extensions.code` (see limits.ErrorCodes).
+them, `refused()` into the generic one. Refusals raised by queries, and
+`Transient` failures, are GraphQL errors instead, with `extensions.code` (see
+limits.ErrorCodes).
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ def refusal_type(refusal: core.Refusal) -> RefusalType:
 
 def refused(refusal: core.Refusal) -> Refused:
     """The generic GraphQL object for a refusal, whatever its class."""
-    return Refused(code=refusal.code, message=refusal.message, fields=fields_json(refusal.fields))
+    return Refused(code=refusal.code, message=refusal.message, fields=JSON(fields_json(refusal.fields)))
 
 
 def fields_json(fields: Mapping[str, Any]) -> dict[str, Any]:

@@ -250,7 +250,7 @@ class RateLimit(SchemaExtension):
             return None
         for selection in operation.selection_set.selections:
             if isinstance(selection, FieldNode) and selection.name.value == "pay":
-                for argument in selection.arguments:
+                for argument in selection.arguments or ():
                     if argument.name.value == "input":
                         value = value_from_ast_untyped(argument.value, self.execution_context.variables)
                         payer = value.get("payer") if isinstance(value, dict) else None

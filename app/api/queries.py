@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import strawberry
-from strawberry.scalars import JSON
 
 from app.api.connections import (
     DEFAULT_PAGE_SIZE,
@@ -20,7 +19,7 @@ from app.api.connections import (
     page_size,
 )
 from app.api.context import Info
-from app.api.scalars import Amount, Bytes32, SafeInt, Timestamp
+from app.api.scalars import Amount, Bytes32, Timestamp
 from app.api.types import (
     Account,
     Channel,
@@ -46,18 +45,6 @@ def config(info: Info) -> HubConfig:
     return HubConfig.from_domain(info.context.services.domain)
 
 
-async def withdraw_delay(info: Info) -> SafeInt:
-    return SafeInt(await info.context.run(info.context.services.hub.withdraw_delay))
-
-
-async def allowed_tokens(info: Info) -> list[Token]:
-    return [Token.from_domain(t) for t in await info.context.run(info.context.services.catalog.tokens) if t.allowed]
-
-
-async def token_domain(root: Token, info: Info) -> JSON | None:
-    return await info.context.run(info.context.services.typed_data.token_domain, root.address)
-
-
 async def tokens(info: Info) -> list[Token]:
     return [Token.from_domain(t) for t in await info.context.run(info.context.services.catalog.tokens)]
 
@@ -72,7 +59,10 @@ async def channels(info: Info, payer: Address | None = None, payee: Address | No
     if payer is None and payee is None:
         raise InvalidInput("give payer, payee or both")
     ctx.require_owner(payer, payee)
-    return [Channel.from_domain(v) for v in await ctx.run(ctx.services.accounts.channels, payer=payer, payee=payee)]
+    return [
+        Channel.from_domain(v)
+        for v in await ctx.run(ctx.services.accounts.channels, payer=payer, payee=payee)
+    ]
 
 
 async def receipts(
@@ -156,11 +146,18 @@ async def permit_to_sign(
     info: Info, owner: Address, token: Address, amount: Amount, deadline: Timestamp
 ) -> TypedData:
     ctx = info.context
-    return TypedData.from_domain(await ctx.run(ctx.services.typed_data.permit, owner, token, amount, deadline))
+    return TypedData.from_domain(
+        await ctx.run(ctx.services.typed_data.permit, owner, token, amount, deadline)
+    )
 
 
 async def receive_authorization_to_sign(
-    info: Info, payer: Address, token: Address, amount: Amount, valid_after: Timestamp, valid_before: Timestamp
+    info: Info,
+    payer: Address,
+    token: Address,
+    amount: Amount,
+    valid_after: Timestamp,
+    valid_before: Timestamp,
 ) -> TypedData:
     ctx = info.context
     authorization = ctx.services.typed_data.receive_authorization

@@ -1,9 +1,9 @@
-"""The schema: Query, Mutation and Subscription with the custom scalars and refusal handlers.
+"""The schema: what each field is and which resolver answers it.
 
 `schema` is built at import time without services (they come with each
 request's context) and without limits: it is what `export_sdl` prints. A
 served schema is the same types with the extensions of its settings
-(`build_schema`).
+(`build_schema(schema_extensions(settings, ...))`).
 """
 
 from __future__ import annotations
@@ -17,21 +17,131 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from app.api import mutations, queries, subscriptions
 from app.api.limits import is_unexpected
-from app.api.mutations import Mutation
-from app.api.queries import Query
 from app.api.results import REFUSAL_HANDLERS
 from app.api.scalars import SCALARS
-from app.api.subscriptions import Subscription
 
 log = logging.getLogger(__name__)
+
+_OWNER = " Only to the signed-in owner."
+
+
+@strawberry.type
+class Query:
+    config = strawberry.field(
+        resolver=queries.config, description="The chain, the hub and the EIP-712 types to sign."
+    )
+    tokens = strawberry.field(resolver=queries.tokens, description="Every token the hub has listed.")
+    account = strawberry.field(
+        resolver=queries.account,
+        description="A payer's balance and headroom in one token (public, like balances on chain).",
+    )
+    channels = strawberry.field(
+        resolver=queries.channels,
+        description="Channels of a payer or payee (give one, or both)." + _OWNER,
+    )
+    receipts = strawberry.field(
+        resolver=queries.receipts,
+        description="Receipts of the signed-in payer (its vouchers), newest first." + _OWNER,
+    )
+    sales = strawberry.field(
+        resolver=queries.sales,
+        description="Receipts paid to the signed-in creator (its sales), newest first." + _OWNER,
+    )
+    receipt = strawberry.field(
+        resolver=queries.receipt,
+        description="A receipt of the signed-in payer or payee. Null when there is none or it is "
+        "someone else's: receipt ids derive from amounts, so they must not reveal what exists.",
+    )
+    session_keys = strawberry.field(
+        resolver=queries.session_keys, description="A payer's session keys, as registered on chain."
+    )
+    resources = strawberry.field(
+        resolver=queries.resources,
+        description="Resources for sale, ordered by id; optionally of one creator.",
+    )
+    resource = strawberry.field(resolver=queries.resource, description="A resource by id.")
+    earnings = strawberry.field(
+        resolver=queries.earnings, description="A creator's earnings in one token." + _OWNER
+    )
+    voucher_to_sign = strawberry.field(
+        resolver=queries.voucher_to_sign,
+        description="The next voucher `payer` signs to pay for a resource: cumulative = accepted + price. "
+        "Without `purchase`, a fresh random one binds the voucher to this purchase.",
+    )
+    signer_authorization_to_sign = strawberry.field(
+        resolver=queries.signer_authorization_to_sign,
+        description="A SignerAuthorization letting a session key sign vouchers (random nonce by default).",
+    )
+    permit_to_sign = strawberry.field(
+        resolver=queries.permit_to_sign,
+        description="An EIP-2612 permit for a gasless deposit (depositWithPermit).",
+    )
+    receive_authorization_to_sign = strawberry.field(
+        resolver=queries.receive_authorization_to_sign,
+        description="An EIP-3009 ReceiveWithAuthorization for a gasless deposit (depositWithAuthorization).",
+    )
+    sign_in_message = strawberry.field(
+        resolver=queries.sign_in_message,
+        description="A Sign-In with Ethereum (EIP-4361) message for `address` to sign with personal_sign "
+        "and pass to signIn. Its nonce is single-use and expires.",
+    )
+    me = strawberry.field(resolver=queries.me, description="The signed-in address, or null.")
+    meta = strawberry.field(
+        resolver=queries.meta, name="_meta", description="How far the index has followed the chain."
+    )
+
+
+@strawberry.type
+class Mutation:
+    pay = strawberry.mutation(
+        resolver=mutations.pay,
+        description="Pays for a resource with a signed voucher. Paying the same voucher again returns "
+        "the same receipt and charges nothing.",
+    )
+    pay_batch = strawberry.mutation(
+        resolver=mutations.pay_batch,
+        description="Pays many vouchers in one transaction; each is accepted or refused on its own, the "
+        "results in the order of `inputs`. More than MAX_BATCH inputs are refused as a whole.",
+    )
+    sign_in = strawberry.mutation(
+        resolver=mutations.sign_in,
+        description="Signs in with a signInMessage signed by EIP-191 personal_sign; each message once.",
+    )
+    sign_out = strawberry.mutation(
+        resolver=mutations.sign_out,
+        description="Ends the session of the bearer token; false if there was none.",
+    )
+    save_resource = strawberry.mutation(
+        resolver=mutations.save_resource,
+        description="Lists a resource for sale by the signed-in creator (its payee), or updates its own.",
+    )
+
+
+@strawberry.type
+class Subscription:
+    account_changed = strawberry.subscription(
+        resolver=subscriptions.account_changed,
+        description="The account now, then after every change to it (deposits, withdrawals, accepted "
+        "vouchers, claims).",
+    )
+    receipts_changed = strawberry.subscription(
+        resolver=subscriptions.receipts_changed,
+        description="Each receipt of the payer as it is accepted, and the latest of a channel when a "
+        "claim changes its status. Authenticate the WebSocket in connection_init first." + _OWNER,
+    )
+    earnings_changed = strawberry.subscription(
+        resolver=subscriptions.earnings_changed,
+        description="A creator's earnings now, then after every sale, claim or withdrawal." + _OWNER,
+    )
 
 
 class Schema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        # Refusals and bad requests are the client's business; the masking extension logs the rest.
+        # Refusals and bad requests are the client's business; limits.Masking logs the rest.
         for error in errors:
             if is_unexpected(error):
                 log.debug("error to be masked: %s", error.message)

@@ -1,4 +1,4 @@
-"""The Subscription type (graphql-transport-ws).
+"""Subscription resolvers (graphql-transport-ws; schema.py declares the fields).
 
 The bus says what changed, not the new state: each subscription filters the
 changes it cares about and re-reads the state it shows, so a lost or repeated
@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-
-import strawberry
 
 from app.api.context import Context, Info
 from app.api.types import Account, Earnings, Receipt
@@ -48,64 +46,47 @@ async def _still_signed_in(ctx: Context) -> None:
         raise Unauthenticated("the session has ended: sign in again and resubscribe")
 
 
-@strawberry.type
-class Subscription:
-    @strawberry.subscription(
-        description="The account now, then again after every change to it (deposits, withdrawals, "
-        "accepted vouchers, claims)."
-    )
-    async def account_changed(
-        self, info: Info, payer: Address, token: Address
-    ) -> AsyncGenerator[Account, None]:
-        ctx = info.context
+async def account_changed(info: Info, payer: Address, token: Address) -> AsyncGenerator[Account, None]:
+    ctx = info.context
 
-        def relevant(change: Change) -> bool:
-            return change.kind in ("account", "receipt") and (change.payer, change.token) == (payer, token)
+    def relevant(change: Change) -> bool:
+        return change.kind in ("account", "receipt") and (change.payer, change.token) == (payer, token)
 
-        async with contextlib.aclosing(watch(ctx.services.bus, relevant)) as changes:
-            async for _ in changes:
-                yield Account.from_domain(await ctx.run(ctx.services.accounts.account, payer, token))
+    async with contextlib.aclosing(watch(ctx.services.bus, relevant)) as changes:
+        async for _ in changes:
+            yield Account.from_domain(await ctx.run(ctx.services.accounts.account, payer, token))
 
-    @strawberry.subscription(
-        description="Each receipt of the signed-in payer as it is accepted, and the latest receipt of a "
-        "channel when a claim changes its status. Authenticate the WebSocket first."
-    )
-    async def receipts_changed(self, info: Info, payer: Address) -> AsyncGenerator[Receipt, None]:
-        ctx = info.context
-        ctx.require_owner(payer)
 
-        def relevant(change: Change) -> bool:
-            return change.kind == "receipt" and change.payer == payer
+async def receipts_changed(info: Info, payer: Address) -> AsyncGenerator[Receipt, None]:
+    ctx = info.context
+    ctx.require_owner(payer)
 
-        async with contextlib.aclosing(watch(ctx.services.bus, relevant)) as changes:
-            async for change in changes:
-                if change is None:
-                    continue
+    def relevant(change: Change) -> bool:
+        return change.kind == "receipt" and change.payer == payer
+
+    async with contextlib.aclosing(watch(ctx.services.bus, relevant)) as changes:
+        async for change in changes:
+            if change is None:
+                continue
+            await _still_signed_in(ctx)
+            if change.receipt_id is not None:
+                receipt = await ctx.run(ctx.services.accounts.receipt, change.receipt_id)
+            else:
+                rows = await ctx.run(ctx.services.accounts.receipts, payer=payer, payee=change.payee, limit=1)
+                receipt = rows[0][1] if rows else None
+            if receipt is not None:
+                yield Receipt.from_domain(receipt)
+
+
+async def earnings_changed(info: Info, payee: Address, token: Address) -> AsyncGenerator[Earnings, None]:
+    ctx = info.context
+    ctx.require_owner(payee)
+
+    def relevant(change: Change) -> bool:
+        return change.kind in ("earnings", "receipt") and (change.payee, change.token) == (payee, token)
+
+    async with contextlib.aclosing(watch(ctx.services.bus, relevant)) as changes:
+        async for change in changes:
+            if change is not None:
                 await _still_signed_in(ctx)
-                if change.receipt_id is not None:
-                    receipt = await ctx.run(ctx.services.accounts.receipt, change.receipt_id)
-                else:
-                    rows = await ctx.run(
-                        ctx.services.accounts.receipts, payer=payer, payee=change.payee, limit=1
-                    )
-                    receipt = rows[0][1] if rows else None
-                if receipt is not None:
-                    yield Receipt.from_domain(receipt)
-
-    @strawberry.subscription(
-        description="The signed-in creator's earnings now, then after every sale, claim or withdrawal."
-    )
-    async def earnings_changed(
-        self, info: Info, payee: Address, token: Address
-    ) -> AsyncGenerator[Earnings, None]:
-        ctx = info.context
-        ctx.require_owner(payee)
-
-        def relevant(change: Change) -> bool:
-            return change.kind in ("earnings", "receipt") and (change.payee, change.token) == (payee, token)
-
-        async with contextlib.aclosing(watch(ctx.services.bus, relevant)) as changes:
-            async for change in changes:
-                if change is not None:
-                    await _still_signed_in(ctx)
-                yield Earnings.from_domain(await ctx.run(ctx.services.accounts.earnings, payee, token))
+            yield Earnings.from_domain(await ctx.run(ctx.services.accounts.earnings, payee, token))

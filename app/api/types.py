@@ -18,6 +18,20 @@ from app.store.catalog import Resource as DomainResource
 from app.store.catalog import Token as DomainToken
 
 
+async def _token_domain(root: Token, info: Info) -> JSON | None:
+    domain = await info.context.run(info.context.services.typed_data.token_domain, root.address)
+    return None if domain is None else JSON(domain)
+
+
+async def _withdraw_delay(info: Info) -> SafeInt | None:
+    return SafeInt(await info.context.run(info.context.services.hub.withdraw_delay))
+
+
+async def _allowed_tokens(info: Info) -> list[Token]:
+    tokens = await info.context.run(info.context.services.catalog.tokens)
+    return [Token.from_domain(token) for token in tokens if token.allowed]
+
+
 @strawberry.type(description="An ERC-20 token the hub has listed.")
 class Token:
     address: Address
@@ -25,13 +39,11 @@ class Token:
     name: str
     decimals: int
     allowed: bool = strawberry.field(description="Whether the hub accepts new deposits of it.")
-
-    @strawberry.field(
+    eip712_domain = strawberry.field(
+        resolver=_token_domain,
         description="The token's own EIP-712 domain (EIP-5267), for permits and EIP-3009 "
-        "authorizations; null if it has none."
+        "authorizations; null if it has none.",
     )
-    async def eip712_domain(self, info: Info) -> JSON | None:
-        return await info.context.run(info.context.services.typed_data.token_domain, self.address)
 
     @classmethod
     def from_domain(cls, token: DomainToken) -> Token:
@@ -53,30 +65,28 @@ class HubConfig:
     signer_authorization_types: JSON = strawberry.field(
         description="EIP-712 `types` of a SignerAuthorization."
     )
-
-    @strawberry.field(description="Seconds between a withdrawal request and the withdrawal.")
-    async def withdraw_delay(self, info: Info) -> SafeInt:
-        return SafeInt(await info.context.run(info.context.services.hub.withdraw_delay))
-
-    @strawberry.field(description="Tokens the hub accepts deposits of.")
-    async def allowed_tokens(self, info: Info) -> list[Token]:
-        tokens = await info.context.run(info.context.services.catalog.tokens)
-        return [Token.from_domain(token) for token in tokens if token.allowed]
+    withdraw_delay = strawberry.field(
+        resolver=_withdraw_delay, description="Seconds between a withdrawal request and the withdrawal."
+    )
+    allowed_tokens = strawberry.field(
+        resolver=_allowed_tokens, description="Tokens the hub accepts deposits of."
+    )
 
     @classmethod
     def from_domain(cls, domain: eip712.Domain) -> HubConfig:
         return cls(
             chain_id=SafeInt(domain.chain_id),
             hub=domain.hub,
-            domain=domain.as_json(),
-            voucher_types={
-                "EIP712Domain": eip712.EIP712_DOMAIN_FIELDS,
-                "Voucher": eip712.VOUCHER_FIELDS,
-            },
-            signer_authorization_types={
-                "EIP712Domain": eip712.EIP712_DOMAIN_FIELDS,
-                "SignerAuthorization": eip712.SIGNER_AUTHORIZATION_FIELDS,
-            },
+            domain=JSON(domain.as_json()),
+            voucher_types=JSON(
+                {"EIP712Domain": eip712.EIP712_DOMAIN_FIELDS, "Voucher": eip712.VOUCHER_FIELDS}
+            ),
+            signer_authorization_types=JSON(
+                {
+                    "EIP712Domain": eip712.EIP712_DOMAIN_FIELDS,
+                    "SignerAuthorization": eip712.SIGNER_AUTHORIZATION_FIELDS,
+                }
+            ),
         )
 
 
@@ -283,11 +293,11 @@ class TypedData:
     def from_domain(cls, payload: dict[str, Any]) -> TypedData:
         payload = {**payload, "message": _exact_integers(payload)}
         return cls(
-            typed_data=payload,
-            domain=payload["domain"],
-            types=payload["types"],
+            typed_data=JSON(payload),
+            domain=JSON(payload["domain"]),
+            types=JSON(payload["types"]),
             primary_type=payload["primaryType"],
-            message=payload["message"],
+            message=JSON(payload["message"]),
         )
 
 

@@ -65,6 +65,7 @@ ERC20_ABI = [
     _view("name", [], ["string"]),
     _view("symbol", [], ["string"]),
     _view("decimals", [], ["uint8"]),
+    _view("balanceOf", ["address"], ["uint256"]),
     _view("nonces", ["address"], ["uint256"]),
     _view("eip712Domain", [], ["bytes1", "string", "string", "uint256", "address", "bytes32", "uint256[]"]),
 ]
@@ -297,6 +298,11 @@ class HubClient:
             decimals=int(self._call(contract.functions.decimals())),
             domain=self._token_domain(contract.functions.eip712Domain()),
         )
+
+    def token_balance(self, token: str, holder: str) -> int:
+        """The ERC-20 balance of `holder` (the hub itself, for reconciliation)."""
+        contract = self._w3.eth.contract(address=Web3.to_checksum_address(token), abi=ERC20_ABI)
+        return int(self._call(contract.functions.balanceOf(to_address(holder))))
 
     def permit_nonce(self, token: str, owner: str) -> int:
         """The owner's next EIP-2612 permit nonce (`nonces(owner)`) on `token`."""

@@ -18,6 +18,7 @@ from web3.exceptions import ContractCustomError, ContractLogicError, Transaction
 from web3.types import TxParams
 
 from app.chain import artifacts
+from app.chain.calls import hub_calldata
 from app.chain.hub import _node
 from app.core.types import Address, to_address
 
@@ -78,8 +79,7 @@ class Operator:
     # ----------------------------------------------------------------- calls
 
     def encode(self, function: str, *args: Any) -> Call:
-        data = self._hub.encode_abi(function, args=list(args))
-        return Call(to=to_address(self._hub.address), data=bytes(HexBytes(data)), name=function)
+        return Call(to=to_address(self._hub.address), data=hub_calldata(function, *args), name=function)
 
     def simulate(self, call: Call) -> None:
         """Raises Reverted with the hub's error if the call would revert now."""
@@ -160,6 +160,21 @@ class Operator:
             except TransactionNotFound:
                 return False
         return True
+
+    def send_now(self, call: Call, timeout: float = 120) -> Mined:
+        """Simulates, sends with the node's pending nonce and waits for the receipt. For one-off
+        commands a person runs (a creator claiming exported vouchers); the server's own
+        transactions go through app.services.transactions instead."""
+        self.simulate(call)
+        gas = self.estimate_gas(call) * 5 // 4
+        max_fee, tip = self.fees()
+        raw, tx_hash = self.sign(call, self.nonce("pending"), gas, max_fee, tip)
+        self.broadcast(raw)
+        with _node("waiting for a receipt"):
+            self._w3.eth.wait_for_transaction_receipt(HexBytes(tx_hash), timeout=timeout)
+        mined = self.receipt(tx_hash)
+        assert mined is not None
+        return mined
 
     def _params(self, call: Call) -> TxParams:
         return cast(TxParams, {"from": self._account.address, "to": call.to, "data": HexBytes(call.data)})

@@ -60,6 +60,10 @@ class Indexer:
         self._chunk_size = chunk_size
         self._last_hash = b""
 
+    @property
+    def start_block(self) -> int:
+        return self._start_block
+
     def cursor(self) -> tuple[int, bytes] | None:
         with self._db.read() as conn:
             return _read_cursor(conn)

@@ -20,6 +20,7 @@ from app.services.background import Worker
 from app.services.catalog import Catalog
 from app.services.clock import Clock, system_clock
 from app.services.events import EventBus, MemoryBus, PostgresBus, pg_conninfo
+from app.services.exits import Exits
 from app.services.indexer import Indexer
 from app.services.leadership import FileLeadership, Leadership, PostgresLeadership
 from app.services.payments import Payments
@@ -48,6 +49,7 @@ class Services:
     relay: Relay
     transactions: TxManager | None  # None without OPERATOR_KEY: nothing is sent
     settler: Settler | None
+    exits: Exits
 
     def worker(self) -> Worker:
         """The background work of a server process (it only acts while it holds the leadership)."""
@@ -129,6 +131,7 @@ def build(settings: Settings, clock: Clock = system_clock) -> Services:
         relay=Relay(transactions),
         transactions=transactions,
         settler=Settler(db, transactions, clock, policy) if transactions else None,
+        exits=Exits(db, domain),
     )
 
 
