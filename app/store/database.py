@@ -47,6 +47,9 @@ class Database:
         self.url = normalize_url(url)
         self.engine: Engine
         if self.url.startswith("sqlite"):
+            path = self.url.removeprefix("sqlite:///")
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
             self.engine = create_engine(self.url, connect_args={"check_same_thread": False, "timeout": 30})
             _serialise_sqlite_writers(self.engine)
         else:

@@ -52,11 +52,17 @@ class Marketplace:
 
 
 def open_marketplace(
-    chain: Chain, env: dict[str, str], payers: int, creators: int, price: int, deposit: int
+    chain: Chain,
+    env: dict[str, str],
+    payers: int,
+    creators: int | list[LocalAccount],
+    price: int,
+    deposit: int,
 ) -> Marketplace:
-    """Payers with `deposit` each on chain, creators each selling one resource at `price`, all indexed."""
+    """Payers with `deposit` each on chain, creators each selling one resource (`article-<n>`)
+    at `price`, all indexed by a server built on `env`'s database."""
     payer_keys = [Account.create() for _ in range(payers)]
-    creator_keys = [Account.create() for _ in range(creators)]
+    creator_keys = creators if isinstance(creators, list) else [Account.create() for _ in range(creators)]
     funder = chain.accounts[0]
     chain.send(chain.usdc.functions.approve(chain.hub.address, deposit * payers), funder)
     for payer in payer_keys:
