@@ -80,8 +80,10 @@ class Indexer:
                     f"0x{canonical.hex()}: a reorganisation deeper than CONFIRMATIONS={self._confirmations}"
                 )
         first = self._start_block if cursor is None else cursor[0] + 1
-        target = self._hub.head() - self._confirmations
+        head = self._hub.head()
+        target = head - self._confirmations
         if target < first:
+            self._watch_unconfirmed(max(first, target + 1), head)
             return SyncResult(first, first - 1, 0)
         total = 0
         for start in range(first, target + 1, self._chunk_size):
@@ -94,7 +96,20 @@ class Indexer:
             cursor = (end, self._last_hash)
             if target - first > self._chunk_size:
                 log.info("indexed blocks %d..%d of %d (%d events so far)", start, end, target, total)
+        self._watch_unconfirmed(target + 1, head)
         return SyncResult(first, target, total)
+
+    def _watch_unconfirmed(self, start: int, head: int) -> None:
+        """Withdrawal requests in blocks not yet confirmed shrink headroom at once (see
+        store.index.replace_provisional); everything else waits for its confirmations."""
+        if self._confirmations == 0:
+            return
+        unconfirmed = self._hub.events(start, head) if start <= head else []
+        with self._db.transaction() as conn:
+            index.replace_provisional(conn, unconfirmed)
+        for event in unconfirmed:
+            if isinstance(event, ev.WithdrawalRequested):
+                self._bus.publish(Change("account", payer=event.payer, token=event.token))
 
     def _apply_range(self, start: int, end: int, expected_cursor: tuple[int, bytes] | None) -> int | None:
         """Applies blocks start..end unless the cursor moved meanwhile (another process indexed

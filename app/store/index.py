@@ -9,7 +9,15 @@ from app.core import events as ev
 from app.core.eip712 import channel_id
 from app.core.receipts import ReceiptStatus
 from app.core.types import Address
-from app.store.tables import accounts, channels, earnings, receipts, session_keys, tokens
+from app.store.tables import (
+    accounts,
+    channels,
+    earnings,
+    provisional_withdrawals,
+    receipts,
+    session_keys,
+    tokens,
+)
 
 # Skip reasons after which the same voucher can never pay: its receipt fails for good.
 FINAL_SKIPS = {
@@ -74,6 +82,25 @@ def apply(conn: Connection, event: ev.HubEvent) -> None:
             )
         case ev.TokenAllowed() | ev.FeeSet():
             pass  # tokens are recorded by the indexer with their metadata (record_token)
+
+
+def replace_provisional(conn: Connection, unconfirmed: list[ev.HubEvent]) -> None:
+    """Records the withdrawal requests of blocks not yet confirmed, replacing the previous set."""
+    conn.execute(provisional_withdrawals.delete())
+    latest: dict[tuple[Address, Address], ev.WithdrawalRequested] = {}
+    for event in unconfirmed:
+        if isinstance(event, ev.WithdrawalRequested):
+            latest[(event.payer, event.token)] = event
+    for event in latest.values():
+        conn.execute(
+            provisional_withdrawals.insert().values(
+                payer=event.payer,
+                token=event.token,
+                amount=event.amount,
+                available_at=event.available_at,
+                block_number=event.at.block_number,
+            )
+        )
 
 
 def record_token(

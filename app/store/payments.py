@@ -15,7 +15,7 @@ from app.core import rules
 from app.core.eip712 import Voucher
 from app.core.receipts import Receipt, ReceiptStatus
 from app.core.types import Address
-from app.store.tables import accounts, channels, receipts, session_keys
+from app.store.tables import accounts, channels, provisional_withdrawals, receipts, session_keys
 
 
 def lock_account(conn: Connection, payer: Address, token: Address) -> rules.Account | None:
@@ -24,18 +24,24 @@ def lock_account(conn: Connection, payer: Address, token: Address) -> rules.Acco
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()
     row = conn.execute(query).first()
-    return None if row is None else _account(row)
+    return None if row is None else _account(conn, row)
 
 
 def get_account(conn: Connection, payer: Address, token: Address) -> rules.Account | None:
     row = conn.execute(select(accounts).where(accounts.c.payer == payer, accounts.c.token == token)).first()
-    return None if row is None else _account(row)
+    return None if row is None else _account(conn, row)
 
 
-def _account(row: Row[Any]) -> rules.Account:
+def _account(conn: Connection, row: Row[Any]) -> rules.Account:
+    # A withdrawal request not yet confirmed already counts: it can only shrink the headroom.
+    provisional = conn.execute(
+        select(provisional_withdrawals.c.amount).where(
+            provisional_withdrawals.c.payer == row.payer, provisional_withdrawals.c.token == row.token
+        )
+    ).scalar()
     return rules.Account(
         balance=row.balance,
-        pending_withdrawal=row.withdrawal_amount,
+        pending_withdrawal=max(row.withdrawal_amount, provisional or 0),
         outstanding=row.outstanding,
     )
 

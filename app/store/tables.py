@@ -47,6 +47,18 @@ accounts = Table(
     Column("outstanding", Uint256, nullable=False),
 )
 
+# Withdrawal requests seen in blocks not yet confirmed. They only ever shrink a payer's
+# headroom, so they count at once; rewritten on every indexer run (a reorg simply drops them).
+provisional_withdrawals = Table(
+    "provisional_withdrawals",
+    metadata,
+    Column("payer", ADDRESS, primary_key=True),
+    Column("token", ADDRESS, primary_key=True),
+    Column("amount", Uint256, nullable=False),
+    Column("available_at", BigInteger, nullable=False),
+    Column("block_number", BigInteger, nullable=False),
+)
+
 channels = Table(
     "channels",
     metadata,

@@ -168,3 +168,25 @@ def test_a_batch_accepts_good_vouchers_and_refuses_bad_ones_individually(world: 
     results = world.services.payments.pay_batch([bad, good])
     assert isinstance(results[0], CumulativeMismatch)
     assert results[1] == world.services.accounts.receipt(results[1].id)  # type: ignore[union-attr]
+
+
+def test_an_unconfirmed_withdrawal_request_shrinks_the_headroom_at_once(world: World) -> None:
+    from app.services.indexer import Indexer
+
+    payer = world.chain.accounts[2]
+    world.fund(payer.address, 100_000)
+    world.sell("article-1", PRICE)
+    cautious = Indexer(
+        world.services.db,
+        world.services.hub,
+        world.services.bus,
+        world.clock,
+        start_block=world.chain.deployment.deployed_at_block,
+        confirmations=50,
+    )
+    world.chain.send(world.chain.hub.functions.requestWithdrawal(world.chain.usdc.address, 95_000), payer)
+    cautious.sync_once()  # the request is far from confirmed, but already counts
+    account = world.services.accounts.account(to_address(payer.address), world.token)
+    assert account.headroom == 5_000
+    with pytest.raises(InsufficientFunds):
+        world.services.payments.pay(world.request(payer, "article-1", PRICE))
