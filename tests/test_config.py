@@ -26,7 +26,9 @@ def test_production_switches_the_ide_and_introspection_off_and_needs_an_operator
 
 def test_every_problem_is_listed_with_the_variable_to_fix() -> None:
     with pytest.raises(ConfigError) as error:
-        load({"CONFIRMATIONS": "many", "HUB_ADDRESS": "0x123", "DATABASE_URL": "mysql://x", "GRAPHIQL": "maybe"})
+        load(
+            {"CONFIRMATIONS": "many", "HUB_ADDRESS": "0x1", "DATABASE_URL": "mysql://x", "GRAPHIQL": "maybe"}
+        )
     message = str(error.value)
     for variable in ("CONFIRMATIONS", "HUB_ADDRESS", "DATABASE_URL", "GRAPHIQL"):
         assert variable in message

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, select
 
 from app.chain.hub import HubClient
 from app.core import events as ev
+from app.core.errors import Transient
 from app.services.clock import Clock
 from app.services.events import Change, EventBus
 from app.store import index
@@ -94,7 +95,7 @@ class Indexer:
                 break
             total += applied
             cursor = (end, self._last_hash)
-            if target - first > self._chunk_size:
+            if target - first + 1 > self._chunk_size:
                 log.info("indexed blocks %d..%d of %d (%d events so far)", start, end, target, total)
         self._watch_unconfirmed(target + 1, head)
         return SyncResult(first, target, total)
@@ -102,9 +103,7 @@ class Indexer:
     def _watch_unconfirmed(self, start: int, head: int) -> None:
         """Withdrawal requests in blocks not yet confirmed shrink headroom at once (see
         store.index.replace_provisional); everything else waits for its confirmations."""
-        if self._confirmations == 0:
-            return
-        unconfirmed = self._hub.events(start, head) if start <= head else []
+        unconfirmed = self._hub.events(start, head) if self._confirmations and start <= head else []
         with self._db.transaction() as conn:
             index.replace_provisional(conn, unconfirmed)
         for event in unconfirmed:
@@ -114,13 +113,19 @@ class Indexer:
     def _apply_range(self, start: int, end: int, expected_cursor: tuple[int, bytes] | None) -> int | None:
         """Applies blocks start..end unless the cursor moved meanwhile (another process indexed
         them): then returns None and writes nothing, so no event is ever applied twice."""
+        _, end_hash, _ = self._hub.block(end)
         found = self._hub.events(start, end)
         token_infos = {
             event.token: self._hub.token_info(event.token)
             for event in found
             if isinstance(event, ev.TokenAllowed)
         }
-        _, end_hash, _ = self._hub.block(end)
+        # The logs and the cursor's hash must come from one chain: a reorganisation between the
+        # two reads would otherwise pair the old chain's events with the new chain's hash.
+        if self._hub.block(end)[1] != end_hash or any(
+            e.at.block_number == end and e.at.block_hash != end_hash for e in found
+        ):
+            raise Transient(f"the chain reorganised while blocks {start}..{end} were read; retrying")
         changes: list[Change] = []
         with self._db.transaction() as conn:
             if _read_cursor(conn, lock=True) != expected_cursor:
