@@ -10,7 +10,8 @@ queries.py        Query
 mutations.py      Mutation
 subscriptions.py  Subscription (graphql-transport-ws), fed by the event bus
 context.py        per-request context: services, session, client IP
-limits.py         document limits, rate limit, error codes and masking, body size cap
+limits.py         document limits, rate limit, body size cap
+masking.py        error codes; everything unexpected masked
 schema.py         the schema (built at import time; services come with the context)
 schema_export.py  export_sdl(): the SDL committed as schema.graphql
 app.py            create_app(services): /graphql (HTTP and WebSocket) and /health

@@ -22,6 +22,8 @@ from app.api.schema import Schema, build_schema
 from app.core.errors import Transient
 from app.services.runtime import Services
 
+_HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+
 
 class GraphQLApp(GraphQL[Context, None]):
     def __init__(self, schema: Schema, services: Services) -> None:
@@ -41,7 +43,8 @@ class GraphQLApp(GraphQL[Context, None]):
         try:
             response = await self.run(Request(scope, receive))
         except HTTPException as error:  # as JSON, like every other error of this API
-            response = _error(error.status_code, error.reason, "BAD_REQUEST")
+            code = _HTTP_CODES.get(error.status_code, "BAD_REQUEST")
+            response = _error(error.status_code, error.reason, code)
         await response(scope, receive, send)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:

@@ -53,7 +53,7 @@ def encode_cursor(key: str | int) -> str:
 
 def decode_cursor(cursor: str) -> str:
     try:
-        return base64.urlsafe_b64decode(cursor.encode("ascii")).decode()
+        return base64.b64decode(cursor.encode("ascii"), altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeError, ValueError) as error:
         raise InvalidInput("after: not a cursor this API returned", after=cursor[:80]) from error
 

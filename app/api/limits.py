@@ -1,4 +1,4 @@
-"""What a request may cost, and what its errors may show.
+"""What a request may cost.
 
 - Document limits (strawberry extensions): tokens, depth, aliases, top-level
   mutation fields (aliased mutations all run, so they are counted here), and
@@ -10,9 +10,7 @@
   per-process limit times their number. A caller may name any payer in a `pay`,
   so a flood of forged `pay`s slows that payer down: the price of keying
   payments by payer, which lets many clients of one payer share its budget.
-- Errors: refusals, transient failures and errors in the request itself are
-  shown with an `extensions.code`; anything else is masked ("Unexpected error.")
-  and logged.
+- The extensions of a served schema (`schema_extensions`), with masking.py's.
 - The request body size cap is an ASGI middleware (HTTP 413).
 """
 
@@ -20,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import math
 import threading
 import time
@@ -33,7 +30,6 @@ from graphql import (
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
-    GraphQLSyntaxError,
     InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
@@ -45,7 +41,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
-    MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
@@ -53,15 +48,9 @@ from strawberry.extensions import (
 )
 
 from app.api.context import Context
-from app.api.errors import fields_json
+from app.api.masking import ErrorCodes, Masking
 from app.config import Settings
-from app.core.errors import RateLimited, Refusal, Transient
-
-log = logging.getLogger(__name__)
-
-UNEXPECTED = "Unexpected error."
-UNAVAILABLE = "A dependency of the server (chain node or database) is unavailable: retry later."
-
+from app.core.errors import RateLimited
 
 # ---------------------------------------------------------------- document limits
 
@@ -106,75 +95,6 @@ def _count_fields(
             if fragment is not None:
                 count += _count_fields(fragment.selection_set, fragments, seen)
     return count
-
-
-# ---------------------------------------------------------------------- errors
-
-
-def is_unexpected(error: GraphQLError) -> bool:
-    """True for errors to mask: raised by our code, and neither a refusal nor a transient failure."""
-    original = error.original_error
-    return original is not None and not isinstance(original, Refusal | Transient | GraphQLError)
-
-
-class Masking(MaskErrors):
-    def __init__(self) -> None:
-        super().__init__(should_mask_error=is_unexpected, error_message=UNEXPECTED)
-
-    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        log.error("unexpected error at %s", error.path, exc_info=error.original_error)
-        masked = super().anonymise_error(error)
-        masked.extensions = {"code": "INTERNAL_ERROR"}
-        return masked
-
-
-def with_code(error: GraphQLError) -> GraphQLError:
-    """The error with an `extensions.code` (unless it has one or will be masked)."""
-    if error.extensions and "code" in error.extensions:
-        return error
-    original = error.original_error
-    if isinstance(original, Refusal):
-        error.extensions = {"code": original.code, **_fields(original)}
-    elif isinstance(original, Transient):
-        log.warning("transient failure at %s: %s", error.path, original)
-        return GraphQLError(
-            UNAVAILABLE,
-            error.nodes,
-            error.source,
-            error.positions,
-            error.path,
-            original,
-            {"code": "UNAVAILABLE"},
-        )
-    elif isinstance(error, GraphQLSyntaxError):
-        error.extensions = {"code": "GRAPHQL_PARSE_FAILED"}
-    elif original is None and error.path is None:
-        error.extensions = {"code": "GRAPHQL_VALIDATION_FAILED"}
-    return error
-
-
-def _fields(refusal: Refusal) -> dict[str, Any]:
-    return {"fields": fields_json(refusal.fields)} if refusal.fields else {}
-
-
-class ErrorCodes(SchemaExtension):
-    """Adds `extensions.code` to the errors of a result (see `with_code`)."""
-
-    def _annotate(self, result: object) -> None:
-        errors = getattr(result, "errors", None)
-        if errors:
-            result.errors = [with_code(error) for error in errors]  # type: ignore[attr-defined]
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        self._annotate(self.execution_context.result)
-        initial = getattr(self.execution_context.result, "initial_result", None)
-        if initial is not None:
-            self._annotate(initial)
-
-    def on_stream_result(self, result: Any) -> Iterator[None]:
-        self._annotate(result)
-        yield
 
 
 # ------------------------------------------------------------------ rate limit

@@ -18,7 +18,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from app.api import mutations, queries, subscriptions
-from app.api.limits import is_unexpected
+from app.api.masking import is_unexpected
 from app.api.results import REFUSAL_HANDLERS
 from app.api.scalars import SCALARS
 

@@ -27,14 +27,18 @@ async def watch(bus: EventBus, relevant: Callable[[Change], bool]) -> AsyncGener
         await asyncio.sleep(0)  # the first step of `pending` registers the subscriber
         yield None
         while True:
-            change = await pending
+            try:
+                change = await pending
+            except StopAsyncIteration:  # the bus closed
+                return
             pending = asyncio.ensure_future(anext(stream))
             if relevant(change):
                 yield change
     finally:
         pending.cancel()
-        with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-            await pending
+        await asyncio.wait({pending})  # unwinds the stream's own finally (unsubscribes)
+        if not pending.cancelled():
+            pending.exception()  # retrieved, so that asyncio does not report it
         aclose = getattr(stream, "aclose", None)
         if aclose is not None:
             await aclose()
