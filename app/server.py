@@ -31,4 +31,4 @@ def create() -> Starlette:
             worker.stop()
             services.close()
 
-    return Starlette(routes=[Mount("/", app=create_app(services))], lifespan=lifespan)
+    return Starlette(routes=[Mount("/", app=create_app(services, worker))], lifespan=lifespan)

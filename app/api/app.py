@@ -20,6 +20,7 @@ from app.api.context import Context, build_context, connection_init_token
 from app.api.limits import BodySizeLimit, TokenBuckets, schema_extensions
 from app.api.schema import Schema, build_schema
 from app.core.errors import Transient
+from app.services.background import Worker
 from app.services.runtime import Services
 
 _HTTP_CODES = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
@@ -59,14 +60,15 @@ class GraphQLApp(GraphQL[Context, None]):
         return await super().on_ws_connect(context)
 
 
-def create_app(services: Services) -> Starlette:
-    """The ASGI app over `services`, which the caller owns (and closes)."""
+def create_app(services: Services, worker: Worker | None = None) -> Starlette:
+    """The ASGI app over `services`, which the caller owns (and closes); `worker` is the
+    process's background work, reported by /health."""
     settings = services.settings
     schema = build_schema(schema_extensions(settings, TokenBuckets(settings.rate_limit_per_minute)))
     graphql = GraphQLApp(schema, services)
 
     async def health(request: Request) -> JSONResponse:
-        return await _health(services)
+        return await _health(services, worker)
 
     return Starlette(
         routes=[
@@ -78,8 +80,10 @@ def create_app(services: Services) -> Starlette:
     )
 
 
-async def _health(services: Services) -> JSONResponse:
-    """200 when the node and the database answer, else 503; either way what is known."""
+async def _health(services: Services, worker: Worker | None) -> JSONResponse:
+    """200 when the node and the database answer and indexing has not stopped, else 503;
+    either way what is known, including whether this process is the leader (indexing and
+    settling) and the last background error."""
     head: int | None
     try:
         head = await run_in_threadpool(services.hub.head)
@@ -90,7 +94,8 @@ async def _health(services: Services) -> JSONResponse:
         indexed = await run_in_threadpool(services.accounts.indexed_block)
     except Transient:
         database, indexed = False, None
-    ok = head is not None and database
+    stopped = worker is not None and worker.stopped
+    ok = head is not None and database and not stopped
     return JSONResponse(
         {
             "status": "ok" if ok else "degraded",
@@ -100,6 +105,9 @@ async def _health(services: Services) -> JSONResponse:
             "headBlock": head,
             "database": "ok" if database else "unavailable",
             "node": "ok" if head is not None else "unavailable",
+            "leader": None if worker is None else worker.leader,
+            "backgroundError": None if worker is None else worker.error,
+            "indexing": "stopped" if stopped else "running",
         },
         status_code=200 if ok else 503,
     )

@@ -37,6 +37,7 @@ class Worker:
         self._thread = threading.Thread(target=self._run, name="worker", daemon=True)
         self.error: str | None = None
         self.leader = False
+        self.stopped = False  # set when a reorganisation deeper than the confirmations stops indexing
 
     def start(self) -> None:
         self._thread.start()
@@ -75,6 +76,7 @@ class Worker:
         except ReorgTooDeep as error:
             log.error("indexing stopped: %s", error)
             self.error = str(error)
+            self.stopped = True
             self._stop.set()
         except Exception:
             log.exception("background work failed; retrying")
