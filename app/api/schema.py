@@ -17,7 +17,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from app.api import mutations, queries, subscriptions
+from app.api import mutations, queries, subscriptions, transactions
 from app.api.masking import is_unexpected
 from app.api.results import REFUSAL_HANDLERS
 from app.api.scalars import SCALARS
@@ -88,6 +88,34 @@ class Query:
         "and pass to signIn. Its nonce is single-use and expires.",
     )
     me = strawberry.field(resolver=queries.me, description="The signed-in address, or null.")
+    export_vouchers = strawberry.field(
+        resolver=transactions.export_vouchers,
+        description="The creator's exit: the latest unclaimed voucher of each of its channels, in the form "
+        "hub.claim takes, with the hub and chain: enough to be paid with no server at all." + _OWNER,
+    )
+    claim_transaction = strawberry.field(
+        resolver=transactions.claim_transaction,
+        description="A hub.claim transaction of the creator's unclaimed vouchers, for its own wallet."
+        + _OWNER,
+    )
+    withdraw_earnings_transaction = strawberry.field(
+        resolver=transactions.withdraw_earnings_transaction,
+        description="hub.withdrawEarnings(token, to), for the payee's wallet to send.",
+    )
+    request_withdrawal_transaction = strawberry.field(
+        resolver=transactions.request_withdrawal_transaction,
+        description="The payer's exit, step 1: hub.requestWithdrawal(token, amount). Vouchers already "
+        "accepted are still settled during the delay; the headroom shrinks as soon as it is seen.",
+    )
+    cancel_withdrawal_transaction = strawberry.field(
+        resolver=transactions.cancel_withdrawal_transaction,
+        description="hub.cancelWithdrawal(token), for the payer's wallet.",
+    )
+    withdraw_transaction = strawberry.field(
+        resolver=transactions.withdraw_transaction,
+        description="The payer's exit, step 2, after the delay: hub.withdraw(token) pays "
+        "min(requested, balance).",
+    )
     meta = strawberry.field(
         resolver=queries.meta, name="_meta", description="How far the index has followed the chain."
     )
@@ -116,6 +144,21 @@ class Mutation:
     save_resource = strawberry.mutation(
         resolver=mutations.save_resource,
         description="Lists a resource for sale by the signed-in creator (its payee), or updates its own.",
+    )
+    register_session_key = strawberry.mutation(
+        resolver=transactions.register_session_key,
+        description="Relays the payer's signed SignerAuthorization to the hub (the operator pays the gas). "
+        "Simulated first: what the hub would refuse comes back as CHAIN_REFUSED with its error.",
+    )
+    deposit_with_permit = strawberry.mutation(
+        resolver=transactions.deposit_with_permit,
+        description="A gasless deposit: relays an EIP-2612 permit (see permitToSign) with "
+        "hub.depositWithPermit.",
+    )
+    deposit_with_authorization = strawberry.mutation(
+        resolver=transactions.deposit_with_authorization,
+        description="A gasless deposit: relays an EIP-3009 ReceiveWithAuthorization (see "
+        "receiveAuthorizationToSign) with hub.depositWithAuthorization.",
     )
 
 
