@@ -32,6 +32,7 @@ from app.core.errors import (
 from app.core.receipts import Receipt, ReceiptStatus
 from app.core.signatures import recover
 from app.core.types import UINT128_MAX, Address
+from app.services.committer import GroupCommitter
 from app.services.events import EventBus
 from app.store import catalog, idempotency, payments
 from app.store.database import Database, is_unique_violation
@@ -49,11 +50,26 @@ class PayRequest:
     resource_id: str
 
 
+class _Refused(Exception):
+    """Carries a lone job's refusal out of its transaction, so that the transaction rolls back."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.message)
+        self.refusal = refusal
+
+
 @dataclass(frozen=True)
 class _Verified:
     request: PayRequest
     signer: Address  # the payer itself, or a session key of the payer
     price: int
+
+
+@dataclass(frozen=True)
+class _Job:
+    verified: _Verified
+    idempotency_key: str | None
+    fingerprint: bytes
 
 
 def receipt_id(channel: bytes, cumulative_amount: int) -> str:
@@ -78,60 +94,82 @@ class Payments:
         self._events = events
         self._settle_margin = settle_margin
         self._erc1271 = erc1271
+        self._committer: GroupCommitter[_Job, Receipt | Refusal] = GroupCommitter(self._accept_lone_or_all)
+
+    def _accept_lone_or_all(self, jobs: Sequence[_Job]) -> list[Receipt | Refusal]:
+        try:
+            return self._accept_all(jobs)
+        except _Refused as refused:  # a group of one that was refused: nothing was written
+            return [refused.refusal]
 
     def pay(self, request: PayRequest, idempotency_key: str | None = None) -> Receipt:
-        """Accepts one voucher, or raises the Refusal that says why not."""
-        verified = self._verify(request)
-        fingerprint = _fingerprint(request)
-        with self._db.transaction() as conn:
-            if idempotency_key is not None:
-                replay = self._replay(conn, idempotency_key, request.voucher.payer, fingerprint)
-                if replay is not None:
-                    return replay
-            receipt, created = self._accept(conn, verified)
-            if idempotency_key is not None:
-                idempotency.save(
-                    conn,
-                    _scope(request.voucher.payer),
-                    idempotency_key,
-                    fingerprint,
-                    receipt.id,
-                    self._clock(),
-                )
-        if created:
-            self._events.receipt_accepted(receipt)
-        return receipt
+        """Accepts one voucher, or raises the Refusal that says why not. Returns once the receipt
+        is committed (pays arriving together share that commit: see app.services.committer)."""
+        job = _Job(self._verify(request), idempotency_key, _fingerprint(request))
+        outcome = self._committer.submit(job)
+        if isinstance(outcome, Refusal):
+            raise outcome
+        return outcome
 
     def pay_batch(self, requests: Sequence[PayRequest]) -> list[Receipt | Refusal]:
-        """Accepts many vouchers in one transaction; each is accepted or refused on its own.
-
-        Rows are processed in (payer, token) order, so that two batches always lock accounts in
-        the same order and cannot deadlock; results come back in the order of the requests."""
+        """Accepts many vouchers in one transaction; each is accepted or refused on its own,
+        and the results come back in the order of the requests."""
         results: list[Receipt | Refusal | None] = [None] * len(requests)
-        verified: list[tuple[int, _Verified]] = []
+        jobs: list[tuple[int, _Job]] = []
         for index, request in enumerate(requests):
             try:
-                verified.append((index, self._verify(request)))
+                jobs.append((index, _Job(self._verify(request), None, b"")))
             except Refusal as refusal:
                 results[index] = refusal
-        verified.sort(key=lambda item: (item[1].request.voucher.payer, item[1].request.voucher.token))
+        for (index, _), outcome in zip(jobs, self._accept_lone_or_all([job for _, job in jobs]), strict=True):
+            results[index] = outcome
+        return [result for result in results if result is not None]
+
+    def close(self) -> None:
+        self._committer.close()
+
+    def _accept_all(self, jobs: Sequence[_Job]) -> list[Receipt | Refusal]:
+        """One transaction for all `jobs`, each in its own savepoint so a refusal undoes only its
+        own writes. Jobs run in (payer, token) order, so two groups always lock accounts in the
+        same order and cannot deadlock."""
+        results: list[Receipt | Refusal | None] = [None] * len(jobs)
         created: list[Receipt] = []
+        order = sorted(
+            range(len(jobs)),
+            key=lambda i: (jobs[i].verified.request.voucher.payer, jobs[i].verified.request.voucher.token),
+        )
         with self._db.transaction() as conn:
-            for index, item in verified:
-                savepoint = conn.begin_nested()
+            for index in order:
+                savepoint = conn.begin_nested() if len(jobs) > 1 else None
                 try:
-                    receipt, is_new = self._accept(conn, item)
+                    receipt, is_new = self._accept_job(conn, jobs[index])
                 except Refusal as refusal:
+                    if savepoint is None:
+                        raise _Refused(refusal) from refusal  # rolls the lone transaction back
                     savepoint.rollback()
                     results[index] = refusal
                     continue
-                savepoint.commit()
+                if savepoint is not None:
+                    savepoint.commit()
                 results[index] = receipt
                 if is_new:
                     created.append(receipt)
         for receipt in created:
             self._events.receipt_accepted(receipt)
         return [result for result in results if result is not None]
+
+    def _accept_job(self, conn: Connection, job: _Job) -> tuple[Receipt, bool]:
+        payer = job.verified.request.voucher.payer
+        if job.idempotency_key is not None:
+            replay = self._replay(conn, job.idempotency_key, payer, job.fingerprint)
+            if replay is not None:
+                return replay, False
+        receipt, created = self._accept(conn, job.verified)
+        if job.idempotency_key is not None:
+            idempotency.save(
+                conn, _scope(payer), job.idempotency_key, job.fingerprint, receipt.id, self._clock()
+            )
+        return receipt, created
 
     # ------------------------------------------------------------------ steps
 

@@ -62,6 +62,7 @@ class Services:
         return Worker(leadership, self.indexer, self.transactions, settler, self.settings.index_interval)
 
     def close(self) -> None:
+        self.payments.close()
         self.bus.close()
         self.db.dispose()
 

@@ -103,6 +103,9 @@ def test_health_reports_the_chain_and_the_index(api: Api) -> None:
         "headBlock": head,
         "database": "ok",
         "node": "ok",
+        "leader": None,  # no background worker in this app: the tests drive the indexer
+        "backgroundError": None,
+        "indexing": "running",
     }
 
 
