@@ -117,6 +117,42 @@ class Bench:
         signature = sign(payer, digest(self.domain.separator, auth.struct_hash()))
         return int(self.send(self.hub.functions.registerSigner(auth_tuple, signature))["gasUsed"])
 
+    def deposit_with_permit_call(self, payer: LocalAccount, amount: int) -> Any:
+        """hub.depositWithPermit with a fresh EIP-2612 permit signed by `payer` (its first: nonce 0)."""
+        deadline = int(self.w3.eth.get_block("latest")["timestamp"]) + 3_600
+        permit = Account.sign_typed_data(
+            payer.key,
+            full_message={
+                "types": {
+                    "EIP712Domain": [
+                        {"name": "name", "type": "string"},
+                        {"name": "version", "type": "string"},
+                        {"name": "chainId", "type": "uint256"},
+                        {"name": "verifyingContract", "type": "address"},
+                    ],
+                    "Permit": [
+                        {"name": "owner", "type": "address"},
+                        {"name": "spender", "type": "address"},
+                        {"name": "value", "type": "uint256"},
+                        {"name": "nonce", "type": "uint256"},
+                        {"name": "deadline", "type": "uint256"},
+                    ],
+                },
+                "primaryType": "Permit",
+                "domain": self.token_domain(),
+                "message": {
+                    "owner": payer.address,
+                    "spender": self.hub.address,
+                    "value": amount,
+                    "nonce": 0,
+                    "deadline": deadline,
+                },
+            },
+        )
+        r, s = permit.r.to_bytes(32, "big"), permit.s.to_bytes(32, "big")
+        hub = self.hub.functions
+        return hub.depositWithPermit(payer.address, self.token, amount, deadline, permit.v, r, s)
+
     def token_domain(self) -> dict[str, Any]:
         return {
             "name": "Test USD Coin",
@@ -148,47 +184,10 @@ def measure(bench: Bench) -> dict[str, int]:
 
     permit_payer = key("permit")
     bench.mint(permit_payer.address, 1_000 * USDC)
-    deadline = int(w3.eth.get_block("latest")["timestamp"]) + 3_600
-    permit = Account.sign_typed_data(
-        permit_payer.key,
-        full_message={
-            "types": {
-                "EIP712Domain": [
-                    {"name": "name", "type": "string"},
-                    {"name": "version", "type": "string"},
-                    {"name": "chainId", "type": "uint256"},
-                    {"name": "verifyingContract", "type": "address"},
-                ],
-                "Permit": [
-                    {"name": "owner", "type": "address"},
-                    {"name": "spender", "type": "address"},
-                    {"name": "value", "type": "uint256"},
-                    {"name": "nonce", "type": "uint256"},
-                    {"name": "deadline", "type": "uint256"},
-                ],
-            },
-            "primaryType": "Permit",
-            "domain": bench.token_domain(),
-            "message": {
-                "owner": permit_payer.address,
-                "spender": hub.address,
-                "value": 100 * USDC,
-                "nonce": 0,
-                "deadline": deadline,
-            },
-        },
-    )
-    call = hub.functions.depositWithPermit(
-        permit_payer.address,
-        token,
-        100 * USDC,
-        deadline,
-        permit.v,
-        permit.r.to_bytes(32, "big"),
-        permit.s.to_bytes(32, "big"),
-    )
+    call = bench.deposit_with_permit_call(permit_payer, 100 * USDC)
     gas["deposit_with_permit"] = int(bench.send(call)["gasUsed"])
 
+    deadline = int(w3.eth.get_block("latest")["timestamp"]) + 3_600
     authorization_payer = key("eip-3009")
     bench.mint(authorization_payer.address, 1_000 * USDC)
     nonce = keccak(text="gas-report/eip-3009-nonce")
