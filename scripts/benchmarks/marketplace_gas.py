@@ -20,9 +20,9 @@ from eth_utils import keccak
 from web3 import Web3
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from gas_report import USDC, Bench  # noqa: E402  (a sibling script, not a package)
+from gas_report import Bench
 
-from app.chain.anvil import Anvil  # noqa: E402
+from app.chain.anvil import Anvil
 
 PAYERS, CREATORS, CREATORS_PER_PAYER, PAYS_PER_CHANNEL = 100, 20, 10, 10
 PRICE = 10_000  # one cent
