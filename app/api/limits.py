@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
@@ -35,6 +36,7 @@ from graphql import (
     OperationType,
     SelectionSetNode,
     ValidationRule,
+    parse,
 )
 from graphql.utilities import get_operation_ast, value_from_ast_untyped
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -45,6 +47,7 @@ from strawberry.extensions import (
     MaxTokensLimiter,
     QueryDepthLimiter,
     SchemaExtension,
+    ValidationCache,
 )
 
 from app.api.context import Context
@@ -182,19 +185,45 @@ class RateLimit(SchemaExtension):
 
 
 def schema_extensions(settings: Settings, buckets: TokenBuckets) -> list[Callable[[], SchemaExtension]]:
-    """The extensions of a served schema, as factories: strawberry makes new ones per operation."""
-    extensions: list[Callable[[], SchemaExtension]] = [
-        functools.partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
-        functools.partial(QueryDepthLimiter, max_depth=settings.max_query_depth),
-        functools.partial(MaxAliasesLimiter, max_alias_count=settings.max_aliases),
-        functools.partial(AddValidationRules, [max_mutations_rule(settings.max_mutations)]),
-        Masking,
-        ErrorCodes,
-        functools.partial(RateLimit, buckets),
+    """The extensions of a served schema, as factories: strawberry makes new ones per operation.
+
+    Parsing and validating a document costs more than running a pay, and clients send the same
+    few documents with new variables, so both are cached. The validation cache is keyed by the
+    document and the rule classes; strawberry's limiters make new rule classes per instance, so
+    their rules are made once here and added by one AddValidationRules (the limits still apply
+    to every document: a cached result is the result of validating with them)."""
+    limiters: list[AddValidationRules] = [
+        QueryDepthLimiter(max_depth=settings.max_query_depth),
+        MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        AddValidationRules([max_mutations_rule(settings.max_mutations)]),
     ]
     if not settings.introspection:
-        extensions.append(DisableIntrospection)
-    return extensions
+        limiters.append(DisableIntrospection())
+    rules = [rule for limiter in limiters for rule in limiter.validation_rules]
+    return [
+        Masking,  # first, so that it sees the errors of every later step
+        ErrorCodes,
+        functools.partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
+        ParseCache,
+        functools.partial(AddValidationRules, rules),
+        functools.partial(ValidationCache, maxsize=256),
+        functools.partial(RateLimit, buckets),
+    ]
+
+
+_parse = functools.lru_cache(maxsize=256)(parse)
+
+
+class ParseCache(SchemaExtension):
+    """Parses each distinct document once (like strawberry's ParserCache), but leaves a document
+    that does not parse to strawberry's own parser, so that its error is reported as usual."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.query is not None:
+            with contextlib.suppress(GraphQLError):
+                context.graphql_document = _parse(context.query, **context.parse_options)
+        yield
 
 
 # ------------------------------------------------------------------- body size

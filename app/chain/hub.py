@@ -71,6 +71,10 @@ ERC20_ABI = [
 ]
 
 
+class NotAToken(Exception):
+    """The address has no ERC-20 behind it (no code, or calls revert or return garbage)."""
+
+
 @dataclass(frozen=True)
 class TokenDomain:
     """A token's EIP-712 domain as it reports it (EIP-5267), for permits and EIP-3009 authorizations."""
@@ -289,15 +293,19 @@ class HubClient:
     # ------------------------------------------------------------------ tokens
 
     def token_info(self, token: str) -> TokenInfo:
-        """Symbol, name, decimals and (if the token reports one) EIP-712 domain of an ERC-20."""
+        """Symbol, name, decimals and (if the token reports one) EIP-712 domain of an ERC-20.
+        Raises NotAToken when the address does not answer as an ERC-20."""
         contract = self._w3.eth.contract(address=Web3.to_checksum_address(token), abi=ERC20_ABI)
-        return TokenInfo(
-            address=to_address(token),
-            symbol=str(self._call(contract.functions.symbol())),
-            name=str(self._call(contract.functions.name())),
-            decimals=int(self._call(contract.functions.decimals())),
-            domain=self._token_domain(contract.functions.eip712Domain()),
-        )
+        try:
+            return TokenInfo(
+                address=to_address(token),
+                symbol=str(self._call(contract.functions.symbol())),
+                name=str(self._call(contract.functions.name())),
+                decimals=int(self._call(contract.functions.decimals())),
+                domain=self._token_domain(contract.functions.eip712Domain()),
+            )
+        except (BadFunctionCallOutput, ContractLogicError) as error:
+            raise NotAToken(f"{token} does not answer as an ERC-20 token") from error
 
     def token_balance(self, token: str, holder: str) -> int:
         """The ERC-20 balance of `holder` (the hub itself, for reconciliation)."""

@@ -9,10 +9,10 @@ and tests check both paths agree with eth-account and with the contract.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
-from eth_hash.auto import keccak
-
+from app.core.keccak import keccak
 from app.core.types import Address
 
 DOMAIN_NAME = "MicropaymentHub"
@@ -65,7 +65,7 @@ class Domain:
     chain_id: int
     hub: Address
 
-    @property
+    @cached_property
     def separator(self) -> bytes:
         return keccak(
             DOMAIN_TYPEHASH

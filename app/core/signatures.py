@@ -3,14 +3,14 @@ or 64-byte EIP-2098 (r, vs) signatures; high-s and malformed signatures recover 
 
 from __future__ import annotations
 
-from eth_keys.exceptions import BadSignature
-from eth_keys.main import KeyAPI
+from coincurve import PublicKey
+from eth_utils.address import to_checksum_address
 
-from app.core.types import Address, to_address
+from app.core.keccak import keccak
+from app.core.types import Address
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 _HALF_N = SECP256K1_N // 2
-_keys = KeyAPI()
 
 
 def split(signature: bytes) -> tuple[int, int, int] | None:
@@ -38,7 +38,10 @@ def recover(digest: bytes, signature: bytes) -> Address | None:
         return None
     r, s, parity = parts
     try:
-        public_key = _keys.Signature(vrs=(parity, r, s)).recover_public_key_from_msg_hash(digest)
-    except BadSignature:
+        public_key = PublicKey.from_signature_and_message(
+            r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([parity]), digest, hasher=None
+        )
+    except ValueError:  # no point on the curve for this r
         return None
-    return to_address(public_key.to_checksum_address())
+    # The address is the last 20 bytes of keccak256 of the uncompressed key without its 0x04 prefix.
+    return Address(to_checksum_address(keccak(public_key.format(compressed=False)[1:])[12:]))

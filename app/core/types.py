@@ -13,7 +13,7 @@ Address = NewType("Address", str)
 UINT128_MAX = 2**128 - 1
 UINT256_MAX = 2**256 - 1
 
-_ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}")
 
 
 class InvalidAddressError(Exception):
@@ -22,6 +22,6 @@ class InvalidAddressError(Exception):
 
 def to_address(text: str) -> Address:
     """Parses and checksums an address; any case is accepted, as wallets send both."""
-    if not _ADDRESS_RE.match(text):
+    if not _ADDRESS_RE.fullmatch(text):
         raise InvalidAddressError(f"not a 0x-prefixed 20-byte hex address: {text!r}")
     return Address(to_checksum_address(text))

@@ -11,7 +11,7 @@ from app.store import catalog
 from app.store.catalog import Resource, Token
 from app.store.database import Database
 
-_RESOURCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$")
+_RESOURCE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}")
 
 
 class Catalog:
@@ -44,7 +44,7 @@ class Catalog:
     ) -> Resource:
         """Lists a resource (or updates the creator's own listing). A resource id belongs to the
         creator who listed it first."""
-        if not _RESOURCE_ID.match(resource_id):
+        if not _RESOURCE_ID.fullmatch(resource_id):
             raise InvalidInput("a resource id is 1-128 characters: letters, digits and . _ : / -")
         if not 0 < price <= UINT128_MAX:
             raise InvalidInput(f"price must be between 1 and 2^128-1 base units, got {price}")

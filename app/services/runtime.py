@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.chain.deploy import Deployment
-from app.chain.hub import HubClient
+from app.chain.hub import HubClient, NotAToken
 from app.chain.operator import Operator
 from app.config import ConfigError, Settings
 from app.core.eip712 import Domain
@@ -90,7 +90,10 @@ def build(settings: Settings, clock: Clock = system_clock) -> Services:
 
     @functools.lru_cache(maxsize=64)
     def token_domain(token: Address) -> dict[str, Any] | None:
-        info = hub.token_info(token)
+        try:
+            info = hub.token_info(token)
+        except NotAToken:
+            return None
         if info.domain is None:
             return None
         return {

@@ -37,6 +37,11 @@ def get_resource(conn: Connection, resource_id: str) -> Resource | None:
     return None if row is None else _resource(row)
 
 
+def get_resources(conn: Connection, resource_ids: set[str]) -> dict[str, Resource]:
+    rows = conn.execute(select(resources).where(resources.c.id.in_(sorted(resource_ids))))
+    return {row.id: _resource(row) for row in rows}
+
+
 def list_resources(
     conn: Connection, *, payee: Address | None = None, after: str | None = None, limit: int = 50
 ) -> list[Resource]:

@@ -3,7 +3,7 @@ the work it describes, and replayed for the same request; a different request is
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, tuple_
 
 from app.store.tables import idempotency_keys
 
@@ -22,3 +22,25 @@ def save(conn: Connection, scope: str, key: str, fingerprint: bytes, response: s
             scope=scope, key=key, fingerprint=fingerprint, response=response, created_at=now
         )
     )
+
+
+def find_many(conn: Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], tuple[bytes, str]]:
+    """(scope, key) -> (fingerprint, response) for each of `keys` that is stored."""
+    if not keys:
+        return {}
+    query = select(idempotency_keys).where(
+        tuple_(idempotency_keys.c.scope, idempotency_keys.c.key).in_(sorted(set(keys)))
+    )
+    return {(row.scope, row.key): (row.fingerprint, row.response) for row in conn.execute(query)}
+
+
+def save_many(conn: Connection, rows: list[tuple[str, str, bytes, str]], now: int) -> None:
+    """Stores (scope, key, fingerprint, response) rows."""
+    if rows:
+        conn.execute(
+            idempotency_keys.insert(),
+            [
+                {"scope": s, "key": k, "fingerprint": f, "response": r, "created_at": now}
+                for s, k, f, r in rows
+            ],
+        )

@@ -7,9 +7,10 @@ must come first in any transaction that spends a payer's money.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Row, and_, func, insert, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, func, insert, select, tuple_, update
 
 from app.core import rules
 from app.core.eip712 import Voucher
@@ -17,14 +18,7 @@ from app.core.receipts import Receipt, ReceiptStatus
 from app.core.types import Address
 from app.store.tables import accounts, channels, provisional_withdrawals, receipts, session_keys
 
-
-def lock_account(conn: Connection, payer: Address, token: Address) -> rules.Account | None:
-    """The payer's account, locked until the transaction ends (None if no deposit was ever seen)."""
-    query = select(accounts).where(accounts.c.payer == payer, accounts.c.token == token)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = conn.execute(query).first()
-    return None if row is None else _account(conn, row)
+_T = TypeVar("_T")
 
 
 def get_account(conn: Connection, payer: Address, token: Address) -> rules.Account | None:
@@ -58,7 +52,7 @@ def get_channel(conn: Connection, channel_id: bytes) -> rules.Channel | None:
         return None
     latest = None
     if row.latest_receipt is not None:
-        receipt = conn.execute(select(receipts).where(receipts.c.seq == row.latest_receipt)).one()
+        receipt = conn.execute(select(receipts).where(receipts.c.id == row.latest_receipt)).one()
         latest = rules.SignedVoucher(voucher=_voucher(receipt), signature=receipt.signature)
     return rules.Channel(accepted=row.accepted, claimed=row.claimed, latest=latest)
 
@@ -68,6 +62,15 @@ def get_session_key(conn: Connection, payer: Address, signer: Address) -> rules.
         select(session_keys).where(session_keys.c.payer == payer, session_keys.c.signer == signer)
     ).first()
     return None if row is None else _session_key(row)
+
+
+def known_session_keys(conn: Connection, payers: set[Address]) -> set[tuple[Address, Address]]:
+    """(payer, signer) of every session key the index knows for `payers`."""
+    found: set[tuple[Address, Address]] = set()
+    for chunk in _chunks(sorted(payers)):
+        query = select(session_keys.c.payer, session_keys.c.signer).where(session_keys.c.payer.in_(chunk))
+        found.update((row.payer, row.signer) for row in conn.execute(query))
+    return found
 
 
 def list_session_keys(conn: Connection, payer: Address) -> list[rules.SessionKey]:
@@ -88,83 +91,163 @@ def _session_key(row: Row[Any]) -> rules.SessionKey:
     )
 
 
-def find_receipt(conn: Connection, channel_id: bytes, cumulative_amount: int) -> Receipt | None:
-    row = conn.execute(
-        select(receipts).where(
-            receipts.c.channel_id == channel_id, receipts.c.cumulative_amount == cumulative_amount
-        )
-    ).first()
-    return None if row is None else _receipt(row)
-
-
 def get_receipt(conn: Connection, receipt_id: str) -> Receipt | None:
     row = conn.execute(select(receipts).where(receipts.c.id == receipt_id)).first()
     return None if row is None else _receipt(row)
 
 
-def record_acceptance(
+@dataclass
+class ChannelState:
+    """A channel as a group of acceptances sees and changes it."""
+
+    payer: Address
+    payee: Address
+    token: Address
+    accepted: int
+    claimed: int
+    latest_receipt: str | None
+    exists: bool  # False: the first voucher of this channel is in this group
+
+
+@dataclass
+class Group:
+    """Everything a group of vouchers needs, read in a handful of queries, with the payers'
+    accounts locked; then changed in memory and written back in a handful more."""
+
+    accounts: dict[tuple[Address, Address], rules.Account]
+    channels: dict[bytes, ChannelState]
+    receipts: dict[tuple[bytes, int], Receipt]  # existing, by (channel, cumulative amount)
+    session_keys: dict[tuple[Address, Address], rules.SessionKey]
+    new_receipts: list[Receipt] = field(default_factory=list)
+    touched_accounts: set[tuple[Address, Address]] = field(default_factory=set)
+    touched_keys: set[tuple[Address, Address]] = field(default_factory=set)
+
+
+def lock_group(
     conn: Connection,
-    receipt: Receipt,
-    channel: rules.Channel | None,
-    account: rules.Account,
-    session_key: rules.SessionKey | None,
-) -> None:
-    """Writes an accepted voucher: the receipt, the channel's new accepted amount, and the
-    outstanding totals of the account and the session key. `channel`, `account` and
-    `session_key` are the states `check_*` approved, read under the account lock."""
-    voucher = receipt.voucher
-    channel_id = receipt.channel_id
-    if channel is None:
-        conn.execute(
-            insert(channels).values(
-                channel_id=channel_id,
-                payer=voucher.payer,
-                payee=voucher.payee,
-                token=voucher.token,
-                accepted=0,
-                claimed=0,
-                latest_receipt=None,
-                updated_at=receipt.created_at,
+    accounts_wanted: set[tuple[Address, Address]],
+    channels_wanted: set[tuple[bytes, Address, Address, Address]],
+    receipts_wanted: set[tuple[bytes, int]],
+    keys_wanted: set[tuple[Address, Address]],
+) -> Group:
+    """Reads a group's state. The accounts are locked in (payer, token) order, so that two
+    groups never wait on each other in a cycle (PostgreSQL; SQLite holds its one writer lock)."""
+    found_accounts: dict[tuple[Address, Address], rules.Account] = {}
+    for account_chunk in _chunks(sorted(accounts_wanted)):
+        query = (
+            select(accounts)
+            .where(tuple_(accounts.c.payer, accounts.c.token).in_(account_chunk))
+            .order_by(accounts.c.payer, accounts.c.token)
+        )
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update()
+        for row in conn.execute(query):
+            found_accounts[(row.payer, row.token)] = rules.Account(
+                row.balance, row.withdrawal_amount, row.outstanding
             )
+        provisional = select(provisional_withdrawals).where(
+            tuple_(provisional_withdrawals.c.payer, provisional_withdrawals.c.token).in_(account_chunk)
         )
-        channel = rules.Channel(accepted=0, claimed=0, latest=None)
-    seq = conn.execute(
-        insert(receipts)
-        .values(
-            id=receipt.id,
-            channel_id=channel_id,
-            payer=voucher.payer,
-            payee=voucher.payee,
-            token=voucher.token,
-            cumulative_amount=voucher.cumulative_amount,
-            price=receipt.price,
-            purchase=voucher.purchase,
-            resource_id=receipt.resource_id,
-            signer=receipt.signer,
-            signature=receipt.signature,
-            status=receipt.status.value,
-            created_at=receipt.created_at,
-        )
-        .returning(receipts.c.seq)
-    ).scalar_one()
-    # The channel's unclaimed part grows from max(accepted - claimed, 0) to cumulative - claimed.
-    grown = voucher.cumulative_amount - max(channel.accepted, channel.claimed)
+        for row in conn.execute(provisional):
+            account = found_accounts.get((row.payer, row.token))
+            if account is not None and row.amount > account.pending_withdrawal:
+                found_accounts[(row.payer, row.token)] = replace(account, pending_withdrawal=row.amount)
+    found_channels = {
+        channel: ChannelState(payer, payee, token, 0, 0, None, exists=False)
+        for channel, payer, payee, token in channels_wanted
+    }
+    for channel_chunk in _chunks(sorted(found_channels)):
+        for row in conn.execute(select(channels).where(channels.c.channel_id.in_(channel_chunk))):
+            state = found_channels[row.channel_id]
+            state.accepted, state.claimed, state.latest_receipt = (
+                row.accepted,
+                row.claimed,
+                row.latest_receipt,
+            )
+            state.exists = True
+    found_receipts: dict[tuple[bytes, int], Receipt] = {}
+    for receipt_chunk in _chunks(sorted(receipts_wanted)):
+        pairs = tuple_(receipts.c.channel_id, receipts.c.cumulative_amount)
+        query = select(receipts).where(pairs.in_(receipt_chunk))
+        for row in conn.execute(query):
+            found_receipts[(row.channel_id, row.cumulative_amount)] = _receipt(row)
+    found_keys: dict[tuple[Address, Address], rules.SessionKey] = {}
+    for key_chunk in _chunks(sorted(keys_wanted)):
+        query = select(session_keys).where(tuple_(session_keys.c.payer, session_keys.c.signer).in_(key_chunk))
+        for row in conn.execute(query):
+            found_keys[(row.payer, row.signer)] = _session_key(row)
+    return Group(found_accounts, found_channels, found_receipts, found_keys)
+
+
+def latest_voucher(conn: Connection, group: Group, channel: bytes) -> rules.SignedVoucher | None:
+    """The channel's latest accepted voucher, from this group or the store."""
+    latest_id = group.channels[channel].latest_receipt
+    if latest_id is None:
+        return None
+    for receipt in reversed(group.new_receipts):
+        if receipt.id == latest_id:
+            return rules.SignedVoucher(receipt.voucher, receipt.signature)
+    stored = get_receipt(conn, latest_id)
+    return None if stored is None else rules.SignedVoucher(stored.voucher, stored.signature)
+
+
+def write_group(conn: Connection, group: Group, now: int) -> None:
+    """Writes what the group accepted: new receipts and channels, then the changed totals."""
+    if not group.new_receipts:
+        return
+    new_channels = {r.channel_id for r in group.new_receipts if not group.channels[r.channel_id].exists}
+    if new_channels:
+        conn.execute(
+            insert(channels),
+            [
+                {"channel_id": c, "payer": s.payer, "payee": s.payee, "token": s.token,
+                 "accepted": s.accepted, "claimed": s.claimed, "latest_receipt": s.latest_receipt,
+                 "updated_at": now}
+                for c in new_channels
+                for s in [group.channels[c]]
+            ],
+        )  # fmt: skip
     conn.execute(
-        update(channels)
-        .where(channels.c.channel_id == channel_id)
-        .values(accepted=voucher.cumulative_amount, latest_receipt=seq, updated_at=receipt.created_at)
-    )
+        insert(receipts),
+        [
+            {"id": r.id, "channel_id": r.channel_id, "payer": r.voucher.payer, "payee": r.voucher.payee,
+             "token": r.voucher.token, "cumulative_amount": r.voucher.cumulative_amount, "price": r.price,
+             "purchase": r.voucher.purchase, "resource_id": r.resource_id, "signer": r.signer,
+             "signature": r.signature, "status": r.status.value, "created_at": r.created_at}
+            for r in group.new_receipts
+        ],
+    )  # fmt: skip
+    changed = {r.channel_id for r in group.new_receipts} - new_channels
+    if changed:
+        conn.execute(
+            update(channels)
+            .where(channels.c.channel_id == bindparam("b_channel"))
+            .values(accepted=bindparam("b_accepted"), latest_receipt=bindparam("b_latest"), updated_at=now),
+            [{"b_channel": c, "b_accepted": state.accepted, "b_latest": state.latest_receipt}
+             for c in changed for state in [group.channels[c]]],
+        )  # fmt: skip
     conn.execute(
         update(accounts)
-        .where(accounts.c.payer == voucher.payer, accounts.c.token == voucher.token)
-        .values(outstanding=account.outstanding + grown)
-    )
-    if session_key is not None:
+        .where(accounts.c.payer == bindparam("b_payer"), accounts.c.token == bindparam("b_token"))
+        .values(outstanding=bindparam("b_outstanding")),
+        [{"b_payer": p, "b_token": t, "b_outstanding": group.accounts[(p, t)].outstanding}
+         for p, t in group.touched_accounts],
+    )  # fmt: skip
+    if group.touched_keys:
         conn.execute(
             update(session_keys)
-            .where(session_keys.c.payer == voucher.payer, session_keys.c.signer == session_key.signer)
-            .values(outstanding=session_key.outstanding + receipt.price)
-        )
+            .where(
+                session_keys.c.payer == bindparam("b_payer"), session_keys.c.signer == bindparam("b_signer")
+            )
+            .values(outstanding=bindparam("b_outstanding")),
+            [{"b_payer": p, "b_signer": k, "b_outstanding": group.session_keys[(p, k)].outstanding}
+             for p, k in group.touched_keys],
+        )  # fmt: skip
+
+
+def _chunks(items: list[_T], size: int = 400) -> list[list[_T]]:
+    """Bound the number of parameters of one statement (SQLite allows 32,766)."""
+    return [items[start : start + size] for start in range(0, len(items), size)]
 
 
 def list_receipts(

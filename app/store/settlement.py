@@ -56,7 +56,7 @@ def unclaimed(conn: Connection) -> list[Unclaimed]:
             session_keys.c.valid_until,
             session_keys.c.revoke_at,
         )
-        .join(latest, latest.c.seq == channels.c.latest_receipt)
+        .join(latest, latest.c.id == channels.c.latest_receipt)
         .join(oldest, oldest.c.channel_id == channels.c.channel_id)
         .join(accounts, and_(accounts.c.payer == channels.c.payer, accounts.c.token == channels.c.token))
         .outerjoin(

@@ -68,7 +68,7 @@ channels = Table(
     Column("token", ADDRESS, nullable=False),
     Column("accepted", Uint256, nullable=False),
     Column("claimed", Uint256, nullable=False),
-    Column("latest_receipt", BigInteger, nullable=True),
+    Column("latest_receipt", String(66), nullable=True),  # the id of its latest accepted receipt
     Column("updated_at", BigInteger, nullable=False),
     Index("ix_channels_payer", "payer", "token"),
     Index("ix_channels_payee", "payee", "token"),

@@ -70,9 +70,9 @@ class Scale:
     growth_pays: int
 
 
-QUICK = Scale(payers=20, creators=60, trivial=1500, pays=600, fixed_rate_seconds=2, batch_vouchers=2000,
+QUICK = Scale(payers=40, creators=100, trivial=1500, pays=600, fixed_rate_seconds=2, batch_vouchers=2000,
               preload=50_000, growth_pays=200)  # fmt: skip
-FULL = Scale(payers=50, creators=400, trivial=8000, pays=5000, fixed_rate_seconds=10, batch_vouchers=20_000,
+FULL = Scale(payers=100, creators=400, trivial=8000, pays=5000, fixed_rate_seconds=10, batch_vouchers=20_000,
              preload=1_000_000, growth_pays=1000)  # fmt: skip
 
 
@@ -283,8 +283,8 @@ def preload(database: Path, count: int) -> None:
         for n in range(start, min(start + batch, count)):
             channel = "0x" + keccak(text=f"preload/{n}").hex()
             payee = "0x" + keccak(text=f"payee/{n}")[:20].hex()
-            channel_rows.append((channel, payer, payee, token, str(PRICE), "0", n + 1, 0))
             receipt_id = "0x" + keccak(text=f"receipt/{n}")[:20].hex()
+            channel_rows.append((channel, payer, payee, token, str(PRICE), "0", receipt_id, 0))
             receipt_rows.append((n + 1, receipt_id, channel, payer, payee, token, str(PRICE), str(PRICE),
                                  "0x" + "00" * 32, "preloaded", payer, signature, "accepted", 0))  # fmt: skip
         conn.executemany("INSERT INTO channels VALUES (?,?,?,?,?,?,?,?)", channel_rows)

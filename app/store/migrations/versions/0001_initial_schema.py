@@ -43,7 +43,7 @@ def upgrade() -> None:
         sa.Column("token", sa.String(length=42), nullable=False),
         sa.Column("accepted", app.store.columns.Uint256(length=78), nullable=False),
         sa.Column("claimed", app.store.columns.Uint256(length=78), nullable=False),
-        sa.Column("latest_receipt", sa.BigInteger(), nullable=True),
+        sa.Column("latest_receipt", sa.String(length=66), nullable=True),
         sa.Column("updated_at", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("channel_id"),
     )
