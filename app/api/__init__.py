@@ -9,10 +9,12 @@ inputs.py         input types
 queries.py        Query
 mutations.py      Mutation
 subscriptions.py  Subscription (graphql-transport-ws), fed by the event bus
+transactions.py   the exits (transactions for users' wallets) and the relays (gasless)
 context.py        per-request context: services, session, client IP
 limits.py         document limits, rate limit, body size cap
 masking.py        error codes; everything unexpected masked
 schema.py         the schema (built at import time; services come with the context)
 schema_export.py  export_sdl(): the SDL committed as schema.graphql
-app.py            create_app(services): /graphql (HTTP and WebSocket) and /health
+app.py            create_app(services): /graphql (HTTP and WebSocket), /health, /demo
+demo/             the browser demo at /demo (its JS is bundled by scripts/build-demo)
 """

@@ -1,6 +1,9 @@
-"""The Starlette application: /graphql over HTTP and WebSocket (graphql-transport-ws), and /health."""
+"""The Starlette application: /graphql over HTTP and WebSocket (graphql-transport-ws), /health,
+and the browser demo at /demo."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from cross_web import HTTPException
 from starlette.applications import Starlette
@@ -16,6 +19,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
+from app.api import demo
 from app.api.context import Context, build_context, connection_init_token
 from app.api.limits import BodySizeLimit, TokenBuckets, schema_extensions
 from app.api.schema import Schema, build_schema
@@ -48,6 +52,18 @@ class GraphQLApp(GraphQL[Context, None]):
             response = _error(error.status_code, error.reason, code)
         await response(scope, receive, send)
 
+    def parse_json(self, data: str | bytes) -> Any:
+        # An HTTP body or query parameter (WebSocket messages go through decode_json). strawberry
+        # answers 400 only to a JSONDecodeError and expects an object (or a batch list): undecodable
+        # bytes or any other JSON value (`false`, `1`, `null`) would be a 500.
+        try:
+            decoded = super().parse_json(data)
+        except UnicodeDecodeError as error:
+            raise HTTPException(400, "Unable to parse request body as JSON") from error
+        if not isinstance(decoded, dict | list):
+            raise HTTPException(400, "The request body and its JSON parameters must be JSON objects")
+        return decoded
+
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         return await build_context(self.services, request)
 
@@ -75,6 +91,7 @@ def create_app(services: Services, worker: Worker | None = None) -> Starlette:
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/health", health, methods=["GET"]),
+            *demo.routes(),
         ],
         middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
     )

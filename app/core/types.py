@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import NewType
 
@@ -20,8 +21,10 @@ class InvalidAddressError(Exception):
     """The text is not a 0x-prefixed 20-byte hex address."""
 
 
+@functools.lru_cache(maxsize=65_536)
 def to_address(text: str) -> Address:
-    """Parses and checksums an address; any case is accepted, as wallets send both."""
+    """Parses and checksums an address; any case is accepted, as wallets send both. Cached:
+    the same payers, payees and tokens come back on every request, and EIP-55 costs a keccak."""
     if not _ADDRESS_RE.fullmatch(text):
         raise InvalidAddressError(f"not a 0x-prefixed 20-byte hex address: {text!r}")
     return Address(to_checksum_address(text))

@@ -1,0 +1,349 @@
+// The view: renders the page from `state` (state.js) alone, and hands the users' gestures to
+// actions.js. Lists are rebuilt only when what they show changed, keeping keyboard focus.
+
+import * as actions from "./actions.js";
+import { articleBody } from "./article.js";
+import { avatar, byId, h, setStatus, table } from "./dom.js";
+import { STATUS_LABELS, formatAmount, formatDateTime, formatTime, shortAddress, shortHash } from "./format.js";
+import { connected, money, resourceById, sameAddress, state, whenChanged } from "./state.js";
+
+/** Replaces `container`'s content only when `key` changed, keeping keyboard focus where it was. */
+function renderInto(container, key, build) {
+  if (container.dataset.renderKey === key) return;
+  container.dataset.renderKey = key;
+  const focused = container.contains(document.activeElement) ? document.activeElement.dataset.focus : null;
+  container.replaceChildren(...build().filter(Boolean));
+  if (focused) (container.querySelector(`[data-focus="${focused}"]`) ?? container.querySelector("button"))?.focus();
+}
+
+function renderStatus(element, name) {
+  const message = state.messages[name];
+  if (!message) {
+    setStatus(element, "");
+    return;
+  }
+  const parts = [message.text];
+  if (message.tx) parts.push(" ", h("span", { class: "tx" }, "Tx ", h("code", { title: message.tx }, shortHash(message.tx))));
+  setStatus(element, parts, message.tone);
+}
+
+function button(label, onclick, { focus, name, primary = false, disabled = false } = {}) {
+  const working = name && state.busy.has(name);
+  return h(
+    "button",
+    {
+      type: "button",
+      class: primary ? "button primary" : "button",
+      "data-focus": focus ?? name,
+      disabled: disabled || working,
+      "aria-busy": working ? "true" : null,
+      onclick,
+    },
+    label,
+  );
+}
+
+function renderConnect(slot) {
+  const message = state.messages.connect;
+  const key = JSON.stringify([!!state.config, state.address, state.walletChainId, state.session?.address, [...state.busy], message]);
+  renderInto(slot, key, () => {
+    const status = h("p", { class: "status", role: "status" });
+    renderStatus(status, "connect");
+    if (!state.hasWallet) {
+      return [
+        h("p", {}, "No wallet found in this browser. Install one (MetaMask, Rabby, Coinbase Wallet…) and reload."),
+      ];
+    }
+    if (!connected()) {
+      return [
+        h("p", { class: "help" }, "Your wallet holds your stablecoin and signs for you; this page never sees its keys."),
+        button("Connect wallet", actions.connect, { name: "connect", primary: true, disabled: !state.config }),
+        status,
+      ];
+    }
+    const who = h("span", { class: "address", title: state.address }, shortAddress(state.address));
+    if (!state.session) {
+      return [
+        h("p", { class: "identity" }, avatar(state.address), h("span", {}, "Connected as ", who)),
+        h("p", { class: "help" }, "Sign in so that the server shows you your receipts and earnings. Free: a signature, not a transaction."),
+        button("Sign in with Ethereum", actions.signIn, { name: "sign-in", primary: true }),
+        status,
+      ];
+    }
+    return [
+      h("p", { class: "identity" }, avatar(state.address), h("span", {}, "Signed in as ", who), h("span", { class: "check", "aria-hidden": "true" }, "✓")),
+      button("Sign out", actions.signOut, { name: "sign-out" }),
+      status,
+    ];
+  });
+}
+
+function renderFigure(id, value) {
+  const element = byId(id);
+  if (value === null || value === undefined) element.textContent = "–";
+  else {
+    element.replaceChildren(
+      h("span", { class: "amount" }, formatAmount(value, state.token.decimals)),
+      " ",
+      h("span", { class: "unit" }, state.token.symbol),
+    );
+  }
+}
+
+function renderReader() {
+  const account = state.account;
+  renderFigure("fig-balance", account?.balance);
+  renderFigure("fig-headroom", account?.headroom);
+  renderFigure("fig-outstanding", account?.outstanding);
+  renderFigure("fig-wallet", state.walletBalance);
+  for (const element of document.querySelectorAll('[data-slot="symbol"]')) element.textContent = state.token?.symbol ?? "";
+
+  const depositButton = byId("deposit-button");
+  depositButton.disabled = !connected() || state.busy.has("deposit") || state.deposit !== null;
+  depositButton.setAttribute("aria-busy", String(state.busy.has("deposit") || state.deposit !== null));
+  renderStatus(byId("deposit-status"), "deposit");
+
+  const keyButton = byId("key-button");
+  keyButton.disabled = !connected() || state.busy.has("key");
+  keyButton.setAttribute("aria-busy", String(state.busy.has("key")));
+  keyButton.textContent = state.keyInfo ? "Replace" : "Authorise";
+  if (state.messages.key) renderStatus(byId("key-status"), "key");
+  else if (state.keyInfo) {
+    const info = state.keyInfo;
+    const left = BigInt(info.allowance) - BigInt(info.outstanding);
+    setStatus(
+      byId("key-status"),
+      [
+        h("strong", {}, "Session key active. "),
+        `${money(left)} of its cap left, until ${formatDateTime(info.validUntil)}. `,
+        h("span", { class: "tx" }, "Key ", h("code", { title: info.signer }, shortAddress(info.signer))),
+      ],
+      "success",
+    );
+  } else setStatus(byId("key-status"), "");
+
+  const steps = {
+    "step-connect": state.session !== null,
+    "step-deposit": account !== null && BigInt(account.balance) > 0n,
+    "step-key": state.keyInfo !== null,
+  };
+  let activeFound = false;
+  for (const [id, done] of Object.entries(steps)) {
+    const active = !done && !activeFound;
+    activeFound ||= active;
+    byId(id).dataset.state = done ? "done" : active ? "active" : "todo";
+  }
+
+  renderReading();
+  renderArticles();
+  if (state.messages.read || connected()) renderStatus(byId("read-status"), "read");
+  else setStatus(byId("read-status"), "Connect your wallet (step 1) to start reading.");
+  renderReceipts();
+}
+
+let shownReading = 0;
+
+/** The article on screen; focused and scrolled to when it was just opened. */
+function renderReading() {
+  const article = byId("reading");
+  const resource = state.reading && resourceById(state.reading.id);
+  const receipt = resource && state.paid.get(resource.id);
+  article.hidden = !receipt;
+  if (!receipt || shownReading === state.reading.opened) return;
+  shownReading = state.reading.opened;
+  byId("reading-title").textContent = resource.title;
+  byId("reading-byline").replaceChildren(
+    avatar(resource.payee),
+    h("span", {}, "by "),
+    h("span", { class: "address", title: resource.payee }, shortAddress(resource.payee)),
+    h("span", { class: "sep", "aria-hidden": "true" }, "·"),
+    h("span", { class: "paid-tag" }, `Paid ${money(receipt.price)}`),
+  );
+  byId("reading-body").replaceChildren(...articleBody(resource.id).map((text) => h("p", {}, text)));
+  byId("reading-receipt").replaceChildren(
+    "Receipt ",
+    h("code", { title: receipt.id }, shortHash(receipt.id)),
+    ` · accepted at ${formatTime(receipt.createdAt)}`,
+  );
+  article.focus({ preventScroll: true });
+  const smooth = !matchMedia("(prefers-reduced-motion: reduce)").matches;
+  article.scrollIntoView({ block: "start", behavior: smooth ? "smooth" : "auto" });
+}
+
+function renderArticles() {
+  const list = byId("articles");
+  list.setAttribute("aria-busy", String(state.loadingResources));
+  const key = JSON.stringify([
+    state.resources.map((r) => r.id),
+    connected(),
+    [...state.paid.keys()],
+    [...state.busy].filter((name) => name.startsWith("read:")),
+    state.reading?.id,
+  ]);
+  renderInto(list, key, () => {
+    if (state.loadingResources) return [h("li", { class: "empty" }, "Loading articles…")];
+    if (!state.resources.length) return [h("li", { class: "empty" }, "No articles are for sale yet.")];
+    return state.resources.map((resource) => {
+      const paid = state.paid.has(resource.id);
+      const label = paid ? "Open" : "Read";
+      const title = `“${resource.title}”`;
+      const readButton = button(label, () => actions.read(resource), {
+        name: `read:${resource.id}`,
+        primary: !paid,
+        disabled: !connected(),
+      });
+      readButton.setAttribute(
+        "aria-label",
+        paid ? `Open ${title} (paid)` : `Read ${title} for ${money(resource.price)}`,
+      );
+      return h(
+        "li",
+        { class: "article-item", "data-current": state.reading?.id === resource.id ? "true" : null },
+        h(
+          "div",
+          { class: "article-text" },
+          h("h3", {}, resource.title),
+          resource.description ? h("p", { class: "article-description" }, resource.description) : null,
+          h(
+            "p",
+            { class: "byline" },
+            avatar(resource.payee),
+            "by ",
+            h("span", { class: "address", title: resource.payee }, shortAddress(resource.payee)),
+          ),
+        ),
+        h(
+          "div",
+          { class: "article-buy" },
+          paid ? h("span", { class: "badge", "data-status": "PAID" }, "Paid") : h("span", { class: "price" }, money(resource.price)),
+          readButton,
+        ),
+      );
+    });
+  });
+}
+
+function receiptRows(receipts, counterparty) {
+  return receipts.map((receipt) => {
+    const resource = resourceById(receipt.resourceId);
+    const who = receipt[counterparty];
+    return [
+      resource?.title ?? receipt.resourceId,
+      h("span", { class: "address", title: who }, avatar(who), shortAddress(who)),
+      h("span", { class: "num" }, money(receipt.price)),
+      h(
+        "span",
+        { class: "badge", "data-status": receipt.status, title: receipt.failure ?? receipt.claimTx ?? "" },
+        STATUS_LABELS[receipt.status] ?? receipt.status,
+      ),
+      h("time", { datetime: new Date(receipt.createdAt * 1000).toISOString() }, formatTime(receipt.createdAt)),
+    ];
+  });
+}
+
+function renderReceipts() {
+  const receipts = state.session ? state.receipts : [...state.paid.values()].reverse();
+  renderInto(byId("receipts"), JSON.stringify([receipts, state.session !== null]), () => {
+    const hint = state.session ? null : h("p", { class: "muted" }, "Sign in to see all your receipts and follow their settlement.");
+    if (!receipts?.length) return [h("p", { class: "empty" }, "No receipts yet: read an article."), hint];
+    return [table("Your receipts", ["Article", "Creator", "Price", "Status", "Time"], receiptRows(receipts, "payee")), hint];
+  });
+}
+
+function renderCreator() {
+  const earnings = state.earnings;
+  renderFigure("earn-accepted", earnings?.accepted);
+  renderFigure("earn-withdrawable", earnings?.withdrawable);
+  renderFigure("earn-withdrawn", earnings?.withdrawn);
+  renderFigure("earn-wallet", state.session ? state.walletBalance : null);
+  const withdrawable = earnings ? BigInt(earnings.withdrawable) : 0n;
+  const withdrawButton = byId("withdraw-button");
+  withdrawButton.disabled = withdrawable === 0n || state.busy.has("withdraw") || !connected();
+  withdrawButton.setAttribute("aria-busy", String(state.busy.has("withdraw")));
+  withdrawButton.textContent = withdrawable > 0n ? `Withdraw ${money(withdrawable)}` : "Withdraw";
+  if (state.messages.withdraw) renderStatus(byId("withdraw-status"), "withdraw");
+  else if (!state.session) setStatus(byId("withdraw-status"), "Connect and sign in to see your earnings.");
+  else if (earnings && BigInt(earnings.accepted) > 0n)
+    setStatus(byId("withdraw-status"), `${money(earnings.accepted)} is waiting for the next settlement batch.`, "pending");
+  else setStatus(byId("withdraw-status"), "");
+
+  renderInto(byId("sales"), JSON.stringify([state.sales, state.session !== null]), () => {
+    if (!state.session) return [h("p", { class: "empty" }, "Sign in to see your sales.")];
+    if (!state.sales?.length) return [h("p", { class: "empty" }, "No sales yet.")];
+    return [table("Your sales", ["Article", "Reader", "Price", "Status", "Time"], receiptRows(state.sales, "payer"))];
+  });
+
+  const mine = state.resources.filter((resource) => sameAddress(resource.payee, state.address));
+  renderInto(byId("listings"), JSON.stringify([mine.map((r) => r.id), state.address]), () => {
+    if (!state.address) return [h("li", { class: "empty" }, "Connect to see the articles you sell.")];
+    if (!mine.length) return [h("li", { class: "empty" }, "You have no articles for sale.")];
+    return mine.map((resource) => h("li", {}, h("span", {}, resource.title), h("span", { class: "price" }, money(resource.price))));
+  });
+}
+
+function renderHeader() {
+  const chip = byId("wallet-chip");
+  chip.dataset.state = state.session ? "signed-in" : connected() ? "connected" : "idle";
+  byId("wallet-chip-text").textContent = state.session
+    ? `Signed in · ${shortAddress(state.address)}`
+    : connected()
+      ? `Connected · ${shortAddress(state.address)}`
+      : "Not connected";
+  const liveState = byId("live-state");
+  liveState.dataset.state = state.live;
+  liveState.textContent = { live: "Live updates on.", polling: "Live updates interrupted: polling every 3 s.", connecting: "Connecting live updates…" }[state.live];
+  const error = byId("global-error");
+  const message = state.error ?? state.loadError;
+  error.hidden = !message;
+  error.textContent = message ?? "";
+}
+
+/** Renders everything from `state`. */
+export function render() {
+  renderHeader();
+  for (const slot of document.querySelectorAll('[data-slot="connect"]')) renderConnect(slot);
+  if (!state.token) return;
+  renderReader();
+  renderCreator();
+}
+
+/** Wires the tabs and forms, and renders after every change from now on. */
+export function mount() {
+  byId("boot-error").hidden = true;
+  setUpTabs();
+  byId("deposit-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    actions.deposit(byId("deposit-amount").value);
+  });
+  byId("key-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    actions.authoriseSessionKey(byId("key-cap").value);
+  });
+  byId("withdraw-button").addEventListener("click", actions.withdraw);
+  whenChanged(render);
+  render();
+}
+
+function setUpTabs() {
+  const tabs = [...document.querySelectorAll('[role="tab"]')];
+  const select = (tab, { focus = false, remember = true } = {}) => {
+    for (const other of tabs) {
+      const selected = other === tab;
+      other.setAttribute("aria-selected", String(selected));
+      other.tabIndex = selected ? 0 : -1;
+      byId(other.getAttribute("aria-controls")).hidden = !selected;
+    }
+    if (focus) tab.focus();
+    if (remember) history.replaceState(null, "", `#${tab.id.replace("tab-", "")}`);
+  };
+  tabs.forEach((tab, index) => {
+    tab.addEventListener("click", () => select(tab));
+    tab.addEventListener("keydown", (event) => {
+      const next = { ArrowRight: index + 1, ArrowLeft: index - 1, Home: 0, End: tabs.length - 1 }[event.key];
+      if (next === undefined) return;
+      event.preventDefault();
+      select(tabs[(next + tabs.length) % tabs.length], { focus: true });
+    });
+  });
+  select(byId(`tab-${location.hash.slice(1)}`) ?? tabs[0], { remember: false });
+}

@@ -1,0 +1,181 @@
+// Walks the /demo page in headless Chromium as its two users would: a reader who connects,
+// signs in, deposits without gas, authorises a session key and reads three articles with no
+// wallet prompt; then a creator who signs in, watches settlement and withdraws on chain.
+//
+// env: DEMO_URL (the server), READER_KEY, CREATOR_KEY, RPC_URL, SCREENSHOT_DIR, CHROMIUM (optional)
+// stdout: one JSON line with what the wallets signed and the screenshots taken.
+
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+import { installTestWallet } from "./wallet.mjs";
+
+const { DEMO_URL, READER_KEY, CREATOR_KEY, RPC_URL, SCREENSHOT_DIR } = process.env;
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const TIMEOUT_MS = 30000;
+const ARTICLES_TO_READ = 3;
+
+const screenshots = [];
+const problems = [];
+mkdirSync(SCREENSHOT_DIR, { recursive: true });
+
+async function screenshot(page, name) {
+  const path = join(SCREENSHOT_DIR, `${String(screenshots.length + 1).padStart(2, "0")}-${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  screenshots.push(path);
+}
+
+/** Waits until `locator` matches exactly `count` elements. */
+async function expectCount(locator, count, what) {
+  const deadline = Date.now() + TIMEOUT_MS;
+  let seen;
+  while ((seen = await locator.count()) !== count) {
+    if (Date.now() > deadline) throw new Error(`expected ${count} ${what}, saw ${seen}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Waits until `locator`'s text is `text`. */
+async function expectText(locator, text) {
+  await locator.filter({ hasText: new RegExp(`^\\s*${text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\s*$`) }).waitFor();
+}
+
+/** A figure of a description list (<dt>name</dt><dd>value</dd>) in the visible view, by its name. */
+const figure = (page, name) =>
+  page.getByRole("tabpanel").locator("dl > div").filter({ has: page.getByText(name, { exact: true }) }).locator("dd");
+
+async function openPage(browser, privateKey, path) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, reducedMotion: "reduce" });
+  const wallet = await installTestWallet(context, { privateKey, rpcUrl: RPC_URL });
+  const page = await context.newPage();
+  page.setDefaultTimeout(TIMEOUT_MS);
+  page.on("pageerror", (error) => problems.push(`page error: ${error.message}`));
+  page.on("console", (message) => message.type() === "error" && problems.push(`console: ${message.text()}`));
+  await page.goto(new URL(path, DEMO_URL).href);
+  return { page, wallet };
+}
+
+async function connectAndSignIn(page, wallet) {
+  // Keyboard only: the buttons are reachable and work with Enter.
+  await page.getByRole("button", { name: "Connect wallet" }).focus();
+  await page.keyboard.press("Enter");
+  await page.getByRole("button", { name: "Sign in with Ethereum" }).click();
+  await page.getByRole("tabpanel").getByText("Signed in as").waitFor();
+  await page.getByText(`Signed in · ${wallet.address.slice(0, 6)}`).waitFor();
+}
+
+async function reader(browser) {
+  const { page, wallet } = await openPage(browser, READER_KEY, "/demo/");
+  await page.getByRole("heading", { name: "Articles" }).waitFor();
+  await page.getByRole("button", { name: /^Read “/ }).first().waitFor();
+  await screenshot(page, "reader-before-connecting");
+
+  await connectAndSignIn(page, wallet);
+
+  await page.getByLabel("Amount to deposit").fill("5");
+  await page.getByLabel("Amount to deposit").press("Enter");
+  await page.getByText("Credited: 5.00 USDC is in the hub.").waitFor();
+  await expectText(figure(page, "In the hub"), "5.00 USDC");
+
+  await page.getByLabel("Spending cap").fill("1");
+  await page.getByRole("button", { name: "Authorise", exact: true }).click();
+  await page.getByText("Session key active.").waitFor();
+  await screenshot(page, "reader-ready");
+  const signedBeforeReading = structuredClone(wallet.signed);
+
+  const labels = await page.getByRole("button", { name: /^Read “/ }).evaluateAll((buttons) =>
+    buttons.map((button) => button.getAttribute("aria-label")),
+  );
+  assert.ok(labels.length >= ARTICLES_TO_READ, `expected ${ARTICLES_TO_READ} articles, saw ${labels}`);
+  const read = [];
+  for (const label of labels.slice(0, ARTICLES_TO_READ)) {
+    const title = /“(.*)”/.exec(label)[1];
+    await page.getByRole("button", { name: label }).click();
+    await page.getByRole("heading", { level: 2, name: title }).waitFor();
+    await page.getByRole("button", { name: `Open “${title}” (paid)` }).waitFor();
+    read.push(title);
+  }
+  await page.getByRole("article").getByText("Demo content.").waitFor();
+  await screenshot(page, "reader-reading");
+  assert.deepEqual(wallet.signed, signedBeforeReading, "reading prompted the wallet");
+
+  const receipts = page.getByRole("table", { name: "Your receipts" });
+  await expectCount(receipts.getByRole("row"), 1 + ARTICLES_TO_READ, "rows in the receipts table");
+  for (const title of read) await receipts.getByRole("row", { name: title }).waitFor();
+  await expectCount(receipts.getByText("Claimed", { exact: true }), ARTICLES_TO_READ, "claimed receipts");
+  await expectText(figure(page, "Awaiting settlement"), "0.00 USDC");
+  await page.getByRole("table", { name: "Your receipts" }).scrollIntoViewIfNeeded();
+  await screenshot(page, "reader-receipts-claimed");
+  await page.emulateMedia({ colorScheme: "dark" });
+  await screenshot(page, "reader-dark");
+  await page.emulateMedia({ colorScheme: "light" });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await screenshot(page, "reader-narrow");
+  return { signed: wallet.signed, read };
+}
+
+/** The creator signs in before anyone reads: its sales and their settlement arrive live. */
+async function creatorSignsIn(browser) {
+  const { page, wallet } = await openPage(browser, CREATOR_KEY, "/demo/");
+  // The creator view is a tab: arrow keys move between tabs.
+  await page.getByRole("tab", { name: "Reader" }).focus();
+  await page.keyboard.press("ArrowRight");
+  assert.equal(await page.getByRole("tab", { name: "Creator" }).getAttribute("aria-selected"), "true");
+  await page.getByRole("heading", { name: "Earnings" }).waitFor();
+
+  await connectAndSignIn(page, wallet);
+  await page.getByText("No sales yet.").waitFor();
+  await expectText(figure(page, "Withdrawable"), "0.00 USDC");
+  await screenshot(page, "creator-before-sales");
+  return { page, wallet };
+}
+
+async function creatorWithdraws({ page, wallet }) {
+  const listed = await page.locator("#listings li").count();
+  const sales = page.getByRole("table", { name: "Your sales" });
+  await expectCount(sales.getByRole("row"), 1 + listed, "rows in the sales table");
+  await expectCount(sales.getByText("Claimed", { exact: true }), listed, "claimed sales");
+  await expectText(figure(page, "Awaiting settlement"), "0.00 USDC");
+  const withdrawable = (await figure(page, "Withdrawable").textContent()).trim();
+  assert.notEqual(withdrawable, "0.00 USDC");
+  await screenshot(page, "creator-settled");
+
+  await page.getByRole("button", { name: `Withdraw ${withdrawable}` }).click();
+  await page.getByText(`Withdrawn: ${withdrawable} sent to your wallet.`).waitFor();
+  await expectText(figure(page, "Withdrawn"), withdrawable);
+  await expectText(figure(page, "Withdrawable"), "0.00 USDC");
+  await screenshot(page, "creator-withdrawn");
+  return { signed: wallet.signed, withdrawn: withdrawable, sales: listed };
+}
+
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  args: [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+  ],
+});
+let outcome;
+try {
+  const creator = await creatorSignsIn(browser);
+  const read = await reader(browser);
+  outcome = { reader: read, creator: await creatorWithdraws(creator) };
+} catch (error) {
+  for (const context of browser.contexts()) {
+    for (const [index, page] of context.pages().entries()) {
+      await screenshot(page, `failure-${browser.contexts().indexOf(context)}-${index}`).catch(() => {});
+    }
+  }
+  console.error(problems.join("\n"));
+  console.log(JSON.stringify({ screenshots, problems }));
+  throw error;
+} finally {
+  await browser.close();
+}
+console.log(JSON.stringify({ ...outcome, screenshots, problems }));

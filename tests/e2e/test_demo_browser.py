@@ -1,0 +1,172 @@
+"""The browser demo at /demo, driven in headless Chromium (tests/e2e/browser/demo.mjs): a reader
+with test stablecoin and no ether deposits without gas, authorises a session key and reads three
+articles of two creators with no wallet prompt; a creator sees them settle and withdraws."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from eth_account import Account
+from starlette.applications import Starlette
+
+from app import config
+from app.api import demo
+from app.chain.anvil import DEV_KEYS
+from app.core.types import to_address
+from app.services import runtime
+from tests.e2e.conftest import server_env
+from tests.e2e.servers import ROOT, Server
+from tests.factories import Chain
+
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+SCREENSHOTS = ROOT / "test-artifacts" / "demo"
+CENT = 10_000  # base units of a 6-decimal stablecoin
+
+# (creator index in chain.accounts, id, title, description, price)
+ARTICLES = [
+    (7, "essay-tipping", "The Quiet Economics of Tipping", "Why a cent is worth asking for.", 2 * CENT),
+    (7, "essay-batches", "Why Payments Settle in Batches", "One claim, many channels.", CENT),
+    (8, "guide-session-keys", "A Field Guide to Session Keys", "Pay per read, sign once.", 3 * CENT),
+]
+
+
+def hex_key(key: bytes) -> str:
+    return "0x" + key.hex().removeprefix("0x")
+
+
+def require_chromium() -> None:
+    if CHROMIUM.exists():
+        return
+    message = f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM)"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message + ", and CI must run the browser test")
+    pytest.skip(message)
+
+
+def list_articles(chain: Chain, env: dict[str, str]) -> None:
+    """Lists ARTICLES in the server's database, as their creators would with saveResource."""
+    previous = dict(os.environ)
+    os.environ.update(env)
+    try:
+        services = runtime.build(config.load())
+    finally:
+        os.environ.clear()
+        os.environ.update(previous)
+    try:
+        services.indexer.sync_once()
+        token = to_address(chain.usdc.address)
+        for creator, resource_id, title, description, price in ARTICLES:
+            payee = to_address(chain.accounts[creator].address)
+            services.catalog.save(payee, resource_id, token, price, title, description)
+    finally:
+        services.close()
+
+
+def walk_the_demo(env: dict[str, str]) -> dict[str, Any]:
+    """Runs the browser script; returns what it reports (its last line of output)."""
+    node = shutil.which("node")
+    assert node is not None, "Node.js is needed (scripts/install says so)"
+    completed = subprocess.run(
+        [node, "tests/e2e/browser/demo.mjs"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    lines = completed.stdout.strip().splitlines()
+    report: dict[str, Any] = json.loads(lines[-1]) if lines else {}
+    shots = "".join(f"screenshot: {path}\n" for path in report.get("screenshots", []))
+    print(shots, end="")
+    assert completed.returncode == 0, completed.stderr + completed.stdout + shots
+    return report
+
+
+def get(path: str) -> httpx.Response:
+    """GETs `path` from an app serving only the demo's routes."""
+
+    async def fetch() -> httpx.Response:
+        transport = httpx.ASGITransport(app=Starlette(routes=demo.routes()))
+        async with httpx.AsyncClient(transport=transport, base_url="http://demo.test") as client:
+            return await client.get(path)
+
+    return asyncio.run(fetch())
+
+
+def test_the_page_is_served_under_a_strict_content_security_policy() -> None:
+    assert get("/demo").headers["location"] == "http://demo.test/demo/"
+    page = get("/demo/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    assert get("/demo/demo.css").headers["content-type"].startswith("text/css")
+    assert get("/demo/__init__.py").status_code == 404
+
+
+def test_an_unbuilt_bundle_says_how_to_build_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setitem(demo.FILES, "demo.js", (tmp_path / "demo.js", "text/javascript"))
+    missing = get("/demo/demo.js")
+    assert missing.status_code == 404
+    assert "run scripts/build-demo" in missing.text
+
+
+def test_a_reader_pays_per_article_without_prompts_and_a_creator_withdraws(
+    chain: Chain, tmp_path: Path
+) -> None:
+    require_chromium()
+    built = subprocess.run([ROOT / "scripts" / "build-demo"], capture_output=True, text=True, check=False)
+    assert built.returncode == 0, built.stderr
+    shutil.rmtree(SCREENSHOTS, ignore_errors=True)
+
+    env = {
+        **server_env(chain, f"sqlite:///{tmp_path / 'micropayments.db'}", str(tmp_path)),
+        "OPERATOR_KEY": DEV_KEYS[6],
+        "SETTLE_MIN_BATCH": "1",
+        "SETTLE_MAX_AGE": "0",
+    }
+    list_articles(chain, env)
+    reader = Account.create()
+    chain.send(chain.usdc.functions.mint(reader.address, 100 * 10**6), chain.accounts[0])
+    creator = chain.accounts[7]
+    wallet_before = chain.usdc.functions.balanceOf(creator.address).call()
+
+    server = Server(env, tmp_path / "server.log").start()
+    try:
+        report = walk_the_demo(
+            {
+                "DEMO_URL": server.url,
+                "READER_KEY": hex_key(reader.key),
+                "CREATOR_KEY": hex_key(creator.key),
+                "RPC_URL": env["RPC_URL"],
+                "SCREENSHOT_DIR": str(SCREENSHOTS),
+                "CHROMIUM": str(CHROMIUM),
+            }
+        )
+    finally:
+        server.stop()
+
+    # The reader's wallet signed the sign-in, the permit and the session key's authorisation:
+    # nothing per article, and it never sent a transaction (it has no ether).
+    assert report["reader"]["signed"] == {
+        "typedData": ["Permit", "SignerAuthorization"],
+        "messages": 1,
+        "transactions": 0,
+    }
+    assert len(report["reader"]["read"]) == 3
+    assert chain.w3.eth.get_balance(reader.address) == 0
+    # The creator saw its two sales settle and withdrew them with one transaction of its own.
+    creator_sales = sum(price for index, *_, price in ARTICLES if index == 7)
+    assert report["creator"]["sales"] == 2
+    assert report["creator"]["withdrawn"] == "0.03 USDC"
+    assert report["creator"]["signed"] == {"typedData": [], "messages": 1, "transactions": 1}
+    assert chain.usdc.functions.balanceOf(creator.address).call() - wallet_before == creator_sales
+    assert report["problems"] == []
