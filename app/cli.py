@@ -1,19 +1,17 @@
 """Command line: `python -m app <command>`.
 
 deploy  deploy the hub to any JSON-RPC endpoint
-dev     start a local chain, deploy, fund dev accounts, run until Ctrl-C
+dev     the whole product locally: chain, hub, demo data, server and demo page, until Ctrl-C
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import os
 import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +19,7 @@ from eth_account import Account
 from web3 import Web3
 from web3.middleware import SignAndSendRawMiddlewareBuilder
 
-from app.chain.anvil import DEV_KEYS, Anvil
-from app.chain.deploy import DEFAULT_WITHDRAW_DELAY, deploy_contract, deploy_hub, deploy_local
+from app.chain.deploy import DEFAULT_WITHDRAW_DELAY, deploy_contract, deploy_hub
 
 log = logging.getLogger("app")
 
@@ -169,26 +166,27 @@ def _claim_exported(args: argparse.Namespace) -> int:
 
 
 def _dev(args: argparse.Namespace) -> int:
-    accounts = [Account.from_key(key) for key in DEV_KEYS]
-    with Anvil(port=args.port) as chain:
-        w3 = Web3(Web3.HTTPProvider(chain.url))
-        deployment = deploy_local(
-            w3, accounts[0].address, [a.address for a in accounts], withdraw_delay=args.withdraw_delay
-        )
-        deployment.write(args.out)
-        print(f"chain     {chain.url} (chain id {deployment.chain_id})")
-        print(f"hub       {deployment.hub}")
-        print(f"USDC      {deployment.tokens[0]} (test stablecoin, 1,000 minted to each dev account)")
-        print(f"written   {args.out}")
-        print("accounts  anvil's dev mnemonic; account 0 is the operator:")
-        for account in accounts[:4]:
-            print(f"          {account.address}  key {account.key.hex()}")
-        print("Ctrl-C stops the chain.")
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
-        with contextlib.suppress(KeyboardInterrupt):
-            stop.wait()
-    print("stopped")
+    """The whole product on this machine, until Ctrl-C or SIGTERM stops everything it started."""
+
+    # Stopping is an exception wherever it lands (importing, starting anvil, deploying, seeding,
+    # serving), so that the `with` and `finally` blocks of devstack.run stop what has started,
+    # innermost first. While serving, uvicorn takes these signals over to shut down gracefully,
+    # then restores this handler and raises the signal again.
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
+    try:
+        from app import devstack
+
+        try:
+            devstack.run(os.environ, args.chain_port, args.http_port, args.out, args.withdraw_delay)
+        except devstack.CannotStart as error:
+            print(f"dev: {error}", file=sys.stderr)
+            return 2
+    except KeyboardInterrupt:
+        log.info("dev: stopped")
     return 0
 
 
@@ -232,8 +230,11 @@ def main(argv: list[str] | None = None) -> int:
     deploy.add_argument("--out", type=Path, default=deployment_path())
     deploy.set_defaults(run=_deploy)
 
-    dev = commands.add_parser("dev", help="local chain with the hub deployed, until Ctrl-C")
-    dev.add_argument("--port", type=int, default=int(os.environ.get("CHAIN_PORT", "8545")))
+    dev = commands.add_parser(
+        "dev", help="local chain, hub, demo data and the server with the demo page, until Ctrl-C"
+    )
+    dev.add_argument("--chain-port", type=int, help="local chain's port (default: $CHAIN_PORT, else 8545)")
+    dev.add_argument("--http-port", type=int, help="the server's port (default: $PORT, else 8000)")
     dev.add_argument("--withdraw-delay", type=int, default=3600, help="seconds")
     dev.add_argument("--out", type=Path, default=deployment_path())
     dev.set_defaults(run=_dev)
