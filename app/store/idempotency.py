@@ -3,7 +3,7 @@ the work it describes, and replayed for the same request; a different request is
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select, tuple_
+from sqlalchemy import Connection, select
 
 from app.store.tables import idempotency_keys
 
@@ -28,10 +28,16 @@ def find_many(conn: Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, 
     """(scope, key) -> (fingerprint, response) for each of `keys` that is stored."""
     if not keys:
         return {}
+    wanted = set(keys)
     query = select(idempotency_keys).where(
-        tuple_(idempotency_keys.c.scope, idempotency_keys.c.key).in_(sorted(set(keys)))
+        idempotency_keys.c.scope.in_(sorted({s for s, _ in wanted})),
+        idempotency_keys.c.key.in_(sorted({k for _, k in wanted})),
     )
-    return {(row.scope, row.key): (row.fingerprint, row.response) for row in conn.execute(query)}
+    return {
+        (row.scope, row.key): (row.fingerprint, row.response)
+        for row in conn.execute(query)
+        if (row.scope, row.key) in wanted
+    }
 
 
 def save_many(conn: Connection, rows: list[tuple[str, str, bytes, str]], now: int) -> None:
