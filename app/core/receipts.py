@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 
 from app.core.eip712 import Voucher, channel_id
 from app.core.types import Address
@@ -33,6 +34,6 @@ class Receipt:
     claim_tx: bytes | None = None
     failure: str | None = None
 
-    @property
+    @cached_property
     def channel_id(self) -> bytes:
         return channel_id(self.voucher.payer, self.voucher.payee, self.voucher.token)

@@ -4,10 +4,9 @@ or 64-byte EIP-2098 (r, vs) signatures; high-s and malformed signatures recover 
 from __future__ import annotations
 
 from coincurve import PublicKey
-from eth_utils.address import to_checksum_address
 
 from app.core.keccak import keccak
-from app.core.types import Address
+from app.core.types import Address, checksum
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 _HALF_N = SECP256K1_N // 2
@@ -44,4 +43,4 @@ def recover(digest: bytes, signature: bytes) -> Address | None:
     except ValueError:  # no point on the curve for this r
         return None
     # The address is the last 20 bytes of keccak256 of the uncompressed key without its 0x04 prefix.
-    return Address(to_checksum_address(keccak(public_key.format(compressed=False)[1:])[12:]))
+    return checksum(keccak(public_key.format(compressed=False)[1:])[12:])

@@ -6,7 +6,7 @@ import functools
 import re
 from typing import NewType
 
-from eth_utils.address import to_checksum_address
+from app.core.keccak import keccak
 
 Address = NewType("Address", str)
 """An EIP-55 checksummed 0x address."""
@@ -15,6 +15,15 @@ UINT128_MAX = 2**128 - 1
 UINT256_MAX = 2**256 - 1
 
 _ADDRESS_RE = re.compile(r"0x[0-9a-fA-F]{40}")
+
+
+def checksum(address: bytes) -> Address:
+    """EIP-55: each hex letter upper-cased where the keccak of the lowercase hex has a high nibble."""
+    lower = address.hex()
+    hashed = keccak(lower.encode()).hex()
+    return Address(
+        "0x" + "".join(c.upper() if h in "89abcdef" else c for c, h in zip(lower, hashed, strict=False))
+    )
 
 
 class InvalidAddressError(Exception):
@@ -27,4 +36,4 @@ def to_address(text: str) -> Address:
     the same payers, payees and tokens come back on every request, and EIP-55 costs a keccak."""
     if not _ADDRESS_RE.fullmatch(text):
         raise InvalidAddressError(f"not a 0x-prefixed 20-byte hex address: {text!r}")
-    return Address(to_checksum_address(text))
+    return checksum(bytes.fromhex(text[2:]))
