@@ -129,13 +129,7 @@ def env_for(chain: Chain, database_url: str, data_dir: Path, workers: int) -> di
 
 def list_resources(env: dict[str, str], market: Market) -> None:
     """Migrates the database, indexes the deposits and lists one article per creator."""
-    previous = dict(os.environ)
-    os.environ.update(env)
-    try:
-        services = runtime.build(load_settings())
-    finally:
-        os.environ.clear()
-        os.environ.update(previous)
+    services = runtime.build(load_settings({**os.environ, **env}))
     try:
         services.indexer.sync_once()
         token = services.catalog.tokens()[0].address

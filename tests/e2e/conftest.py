@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ from app import config
 from app.core.eip712 import Voucher, voucher_digest
 from app.core.types import to_address
 from app.services import runtime
+from app.services.runtime import Services
 from tests.factories import Chain, sign_digest
 
 PAY = """
@@ -51,6 +53,18 @@ class Marketplace:
     price: int
 
 
+@contextmanager
+def server_services(env: dict[str, str]) -> Iterator[Services]:
+    """The services a server started with `env` would have, indexed up to the chain's head:
+    for setting up what a test's server will find in its database."""
+    services = runtime.build(config.load({**os.environ, **env}))
+    try:
+        services.indexer.sync_once()
+        yield services
+    finally:
+        services.close()
+
+
 def open_marketplace(
     chain: Chain,
     env: dict[str, str],
@@ -67,22 +81,12 @@ def open_marketplace(
     chain.send(chain.usdc.functions.approve(chain.hub.address, deposit * payers), funder)
     for payer in payer_keys:
         chain.send(chain.hub.functions.depositFor(payer.address, chain.usdc.address, deposit), funder)
-    previous = dict(os.environ)
-    os.environ.update(env)
-    try:
-        services = runtime.build(config.load())
-    finally:
-        os.environ.clear()
-        os.environ.update(previous)
-    try:
-        services.indexer.sync_once()
+    with server_services(env) as services:
         token = to_address(chain.usdc.address)
         for index, creator in enumerate(creator_keys):
             services.catalog.save(
                 to_address(creator.address), f"article-{index}", token, price, f"Article {index}"
             )
-    finally:
-        services.close()
     return Marketplace(payers=payer_keys, creators=creator_keys, price=price)
 
 

@@ -17,12 +17,10 @@ import pytest
 from eth_account import Account
 from starlette.applications import Starlette
 
-from app import config
 from app.api import demo
 from app.chain.anvil import DEV_KEYS
 from app.core.types import to_address
-from app.services import runtime
-from tests.e2e.conftest import server_env
+from tests.e2e.conftest import server_env, server_services
 from tests.e2e.servers import ROOT, Server
 from tests.factories import Chain
 
@@ -53,21 +51,11 @@ def require_chromium() -> None:
 
 def list_articles(chain: Chain, env: dict[str, str]) -> None:
     """Lists ARTICLES in the server's database, as their creators would with saveResource."""
-    previous = dict(os.environ)
-    os.environ.update(env)
-    try:
-        services = runtime.build(config.load())
-    finally:
-        os.environ.clear()
-        os.environ.update(previous)
-    try:
-        services.indexer.sync_once()
+    with server_services(env) as services:
         token = to_address(chain.usdc.address)
         for creator, resource_id, title, description, price in ARTICLES:
             payee = to_address(chain.accounts[creator].address)
             services.catalog.save(payee, resource_id, token, price, title, description)
-    finally:
-        services.close()
 
 
 def walk_the_demo(env: dict[str, str]) -> dict[str, Any]:
