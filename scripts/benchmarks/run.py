@@ -370,14 +370,16 @@ def run(scale: Scale, quick: bool) -> dict[str, Any]:
         progress(f"growth: pay latency with {scale.preload:,} vouchers stored vs an empty store")
         latencies = {}
         for label, rows in (("empty", 0), ("loaded", scale.preload)):
-            small = Scale(**{**scale.__dict__, "payers": 10, "creators": max(scale.growth_pays // 10, 1)})
+            small = Scale(**{**scale.__dict__, "payers": 10, "creators": scale.growth_pays // 10 + 10})
             g_market = open_market(chain, small, f"growth-{label}")
             g_env = env_for(chain, f"sqlite:///{work / label / 'micropayments.db'}", work / label, workers)
             list_resources(g_env, g_market)
             if rows:
                 preload(work / label / "micropayments.db", rows)
-            g_inputs = Vouchers(chain, g_market).take(scale.growth_pays)
+            g_vouchers = Vouchers(chain, g_market)
+            warm_up, g_inputs = g_vouchers.take(100), g_vouchers.take(scale.growth_pays)
             with Server(g_env, work / f"{label}.log") as server:
+                load(server.url, pay_bodies(warm_up), mode="open", rate=200)  # same warm caches for both
                 latencies[label] = load(server.url, pay_bodies(g_inputs), mode="open", rate=200)["p50_ms"]
         results["pay_p50_ms_empty_store"] = latencies["empty"]
         results["pay_p50_ms_loaded_store"] = latencies["loaded"]
