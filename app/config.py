@@ -46,6 +46,7 @@ class Settings:
     nonce_ttl: int
     index_interval: float
     settle: bool  # run the settler inside `serve` (the leader process only)
+    settle_interval: float
     settle_max_batch: int
     settle_min_batch: int
     settle_max_age: int
@@ -142,6 +143,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         nonce_ttl=integer("NONCE_TTL", 600, minimum=10),
         index_interval=float(integer("INDEX_INTERVAL_MS", 1000, minimum=10)) / 1000,
         settle=flag("SETTLE", True),
+        settle_interval=float(integer("SETTLE_INTERVAL_MS", 10_000, minimum=10)) / 1000,
         settle_max_batch=integer("SETTLE_MAX_BATCH", 200, minimum=1),
         settle_min_batch=integer("SETTLE_MIN_BATCH", 50, minimum=1),
         settle_max_age=integer("SETTLE_MAX_AGE", 3600, minimum=0),

@@ -220,7 +220,12 @@ def server_env(
         "PORT": str(port),
     }
     # Settlement within a minute of paying, so that a demo shows claims and earnings.
-    tunable = {"SETTLE_MIN_BATCH": "5", "SETTLE_MAX_AGE": "60", "INDEX_INTERVAL_MS": "250"}
+    tunable = {
+        "SETTLE_MIN_BATCH": "5",
+        "SETTLE_MAX_AGE": "60",
+        "INDEX_INTERVAL_MS": "250",
+        "SETTLE_INTERVAL_MS": "2000",
+    }
     return {**tunable, **base, **fixed}
 
 

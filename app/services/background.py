@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from app.core.errors import Transient
 from app.services.indexer import Indexer, ReorgTooDeep
@@ -27,12 +28,17 @@ class Worker:
         transactions: TxManager | None,
         settler: Settler | None,
         interval: float,
+        settle_interval: float = 10.0,
     ) -> None:
         self._leadership = leadership
         self._indexer = indexer
         self._transactions = transactions
         self._settler = settler
         self._interval = interval
+        # Deciding what to settle reads every unclaimed channel: done every few seconds, not at
+        # every poll of the chain (the settler's own deadlines are minutes away, never seconds).
+        self._settle_interval = settle_interval
+        self._next_settle = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="worker", daemon=True)
         self.error: str | None = None
@@ -67,7 +73,8 @@ class Worker:
             self._indexer.sync_once()
             if self._transactions is not None:
                 self._transactions.tick()
-            if self._settler is not None:
+            if self._settler is not None and time.monotonic() >= self._next_settle:
+                self._next_settle = time.monotonic() + self._settle_interval
                 self._settler.settle_once()
         except Transient as error:
             if self.error != str(error):

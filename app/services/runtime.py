@@ -59,7 +59,14 @@ class Services:
             else FileLeadership(self.settings.data_dir / "leader.lock")
         )
         settler = self.settler if self.settings.settle else None
-        return Worker(leadership, self.indexer, self.transactions, settler, self.settings.index_interval)
+        return Worker(
+            leadership,
+            self.indexer,
+            self.transactions,
+            settler,
+            self.settings.index_interval,
+            self.settings.settle_interval,
+        )
 
     def close(self) -> None:
         self.payments.close()

@@ -120,6 +120,7 @@ def test_a_reader_pays_per_article_without_prompts_and_a_creator_withdraws(
         "OPERATOR_KEY": DEV_KEYS[6],
         "SETTLE_MIN_BATCH": "1",
         "SETTLE_MAX_AGE": "0",
+        "SETTLE_INTERVAL_MS": "500",
     }
     list_articles(chain, env)
     reader = Account.create()
