@@ -13,7 +13,10 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from app.services.runtime import Services
 
 from eth_account import Account
 from web3 import Web3
@@ -79,7 +82,7 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _services() -> Any:
+def _services() -> Services:
     from app import config
     from app.services import runtime
 

@@ -29,8 +29,9 @@ from web3.types import TxReceipt
 
 from app.chain.anvil import Anvil, find_binary
 from app.chain.deploy import contract, deploy_contract, deploy_hub
-from app.core.eip712 import Domain, SignerAuthorization, Voucher, digest
+from app.core.eip712 import EIP712_DOMAIN_FIELDS, Domain, SignerAuthorization, Voucher, digest
 from app.core.types import to_address
+from app.services.typed_data import PERMIT_FIELDS, RECEIVE_WITH_AUTHORIZATION_FIELDS
 
 USDC = 10**6
 WITHDRAW_DELAY = 3600
@@ -124,19 +125,8 @@ class Bench:
             payer.key,
             full_message={
                 "types": {
-                    "EIP712Domain": [
-                        {"name": "name", "type": "string"},
-                        {"name": "version", "type": "string"},
-                        {"name": "chainId", "type": "uint256"},
-                        {"name": "verifyingContract", "type": "address"},
-                    ],
-                    "Permit": [
-                        {"name": "owner", "type": "address"},
-                        {"name": "spender", "type": "address"},
-                        {"name": "value", "type": "uint256"},
-                        {"name": "nonce", "type": "uint256"},
-                        {"name": "deadline", "type": "uint256"},
-                    ],
+                    "EIP712Domain": EIP712_DOMAIN_FIELDS,
+                    "Permit": PERMIT_FIELDS,
                 },
                 "primaryType": "Permit",
                 "domain": self.token_domain(),
@@ -191,21 +181,12 @@ def measure(bench: Bench) -> dict[str, int]:
     authorization_payer = key("eip-3009")
     bench.mint(authorization_payer.address, 1_000 * USDC)
     nonce = keccak(text="gas-report/eip-3009-nonce")
-    fields = ["from", "to", "value", "validAfter", "validBefore"]
     authorization = Account.sign_typed_data(
         authorization_payer.key,
         full_message={
             "types": {
-                "EIP712Domain": [
-                    {"name": "name", "type": "string"},
-                    {"name": "version", "type": "string"},
-                    {"name": "chainId", "type": "uint256"},
-                    {"name": "verifyingContract", "type": "address"},
-                ],
-                "ReceiveWithAuthorization": [
-                    *[{"name": f, "type": "address" if f in ("from", "to") else "uint256"} for f in fields],
-                    {"name": "nonce", "type": "bytes32"},
-                ],
+                "EIP712Domain": EIP712_DOMAIN_FIELDS,
+                "ReceiveWithAuthorization": RECEIVE_WITH_AUTHORIZATION_FIELDS,
             },
             "primaryType": "ReceiveWithAuthorization",
             "domain": bench.token_domain(),

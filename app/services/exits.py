@@ -18,6 +18,7 @@ from app.core.errors import InvalidInput
 from app.core.types import UINT128_MAX, Address
 from app.store import settlement
 from app.store.database import Database
+from app.store.settlement import Unclaimed, claim_row
 
 
 @dataclass(frozen=True)
@@ -38,10 +39,13 @@ class Exits:
         self._db = db
         self._domain = domain
 
+    def _unclaimed(self, payee: Address) -> list[Unclaimed]:
+        with self._db.read() as conn:
+            return [u for u in settlement.unclaimed(conn) if u.voucher.payee == payee]
+
     def claimable_vouchers(self, payee: Address) -> list[dict[str, Any]]:
         """The latest unclaimed voucher of each of the payee's channels, as `claim` rows (JSON)."""
-        with self._db.read() as conn:
-            rows = [u for u in settlement.unclaimed(conn) if u.voucher.payee == payee]
+        rows = self._unclaimed(payee)
         return [
             {
                 "payer": u.voucher.payer,
@@ -65,11 +69,7 @@ class Exits:
         }
 
     def claim_tx(self, payee: Address) -> TxRequest:
-        rows = [
-            (r["payer"], r["payee"], r["token"], int(r["cumulativeAmount"]), bytes.fromhex(r["purchase"][2:]),
-             bytes.fromhex(r["signature"][2:]))
-            for r in self.claimable_vouchers(payee)
-        ]  # fmt: skip
+        rows = [claim_row(u) for u in self._unclaimed(payee)]
         return self._tx("claim", f"claim {len(rows)} vouchers", rows)
 
     def withdraw_earnings_tx(self, token: Address, to: Address) -> TxRequest:

@@ -20,7 +20,7 @@ from app.services.clock import Clock
 from app.services.transactions import Submitted, TxManager
 from app.store import settlement
 from app.store.database import Database
-from app.store.settlement import Unclaimed
+from app.store.settlement import Unclaimed, claim_row
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +91,3 @@ class Settler:
         if any(c.payer_outstanding >= policy.max_outstanding for c in candidates):
             return "a payer's unclaimed total is high"
         return None
-
-
-def claim_row(candidate: Unclaimed) -> tuple[object, ...]:
-    """The `Claim` struct of hub.claim for a channel's latest voucher."""
-    v = candidate.voucher
-    return (v.payer, v.payee, v.token, v.cumulative_amount, v.purchase, candidate.signature)

@@ -8,7 +8,14 @@ from typing import Any
 
 from eth_hash.auto import keccak
 
-from app.core.eip712 import Domain, SignerAuthorization, Voucher, channel_id, typed_data
+from app.core.eip712 import (
+    EIP712_DOMAIN_FIELDS,
+    Domain,
+    SignerAuthorization,
+    Voucher,
+    channel_id,
+    typed_data,
+)
 from app.core.errors import InvalidInput, UnknownResource, UnknownToken
 from app.core.types import UINT128_MAX, Address
 from app.store import catalog, payments
@@ -33,12 +40,6 @@ RECEIVE_WITH_AUTHORIZATION_FIELDS = [
     {"name": "validAfter", "type": "uint256"},
     {"name": "validBefore", "type": "uint256"},
     {"name": "nonce", "type": "bytes32"},
-]
-DOMAIN_FIELDS = [
-    {"name": "name", "type": "string"},
-    {"name": "version", "type": "string"},
-    {"name": "chainId", "type": "uint256"},
-    {"name": "verifyingContract", "type": "address"},
 ]
 
 
@@ -86,7 +87,7 @@ class TypedData:
         domain = self._require_token_domain(token)
         return {
             "domain": domain,
-            "types": {"EIP712Domain": DOMAIN_FIELDS, "Permit": PERMIT_FIELDS},
+            "types": {"EIP712Domain": EIP712_DOMAIN_FIELDS, "Permit": PERMIT_FIELDS},
             "primaryType": "Permit",
             "message": {
                 "owner": owner,
@@ -105,7 +106,7 @@ class TypedData:
         return {
             "domain": domain,
             "types": {
-                "EIP712Domain": DOMAIN_FIELDS,
+                "EIP712Domain": EIP712_DOMAIN_FIELDS,
                 "ReceiveWithAuthorization": RECEIVE_WITH_AUTHORIZATION_FIELDS,
             },
             "primaryType": "ReceiveWithAuthorization",

@@ -7,4 +7,7 @@ payments.py    accounts, channels, receipts, session keys: what pay needs
 catalog.py     creators' resources
 auth.py        sign-in nonces and sessions
 index.py       applying the hub's events (balances, claims, keys)
+settlement.py  the channels whose latest voucher is not yet claimed, and their deadlines
+transactions.py the operator's transactions, one row per nonce
+idempotency.py stored answers to idempotency keys
 """

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from alembic import command
 from alembic.config import Config
@@ -50,6 +50,7 @@ class Database:
         self.engine: Engine
         self._lock_path: Path | None = None
         self._thread_lock = threading.Lock()
+        self._lock_file: IO[bytes] | None = None
         if self.url.startswith("sqlite"):
             path = self.url.removeprefix("sqlite:///")
             if path and path != ":memory:":
@@ -84,12 +85,14 @@ class Database:
         if self._lock_path is None:
             yield
             return
-        with self._thread_lock, open(self._lock_path, "a+b") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        with self._thread_lock:
+            if self._lock_file is None:
+                self._lock_file = open(self._lock_path, "a+b")  # noqa: SIM115 (kept for the process)
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX)
             try:
                 yield
             finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+                fcntl.flock(self._lock_file, fcntl.LOCK_UN)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -113,6 +116,9 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._lock_file is not None:
+            self._lock_file.close()
+            self._lock_file = None
 
 
 def _serialise_sqlite_writers(engine: Engine) -> None:

@@ -1,7 +1,8 @@
 """What accepting a voucher reads and writes: accounts, channels, receipts, session keys.
 
-Functions take the open connection of the caller's transaction; `lock_account`
-must come first in any transaction that spends a payer's money.
+Functions take the open connection of the caller's transaction. A transaction that spends a
+payer's money starts with `lock_group`, which locks the payers' account rows, and ends with
+`write_group`.
 """
 
 from __future__ import annotations

@@ -86,3 +86,9 @@ def unclaimed(conn: Connection) -> list[Unclaimed]:
             )
         )
     return found
+
+
+def claim_row(candidate: Unclaimed) -> tuple[object, ...]:
+    """The `Claim` struct of hub.claim for a channel's latest voucher."""
+    v = candidate.voucher
+    return (v.payer, v.payee, v.token, v.cumulative_amount, v.purchase, candidate.signature)
