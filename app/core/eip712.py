@@ -1,9 +1,8 @@
-"""EIP-712 types of the protocol, defined once for Python, and fast digests.
+"""EIP-712 types of protocol v2, defined once for Python, and fast digests.
 
-The digests are computed from a precomputed domain separator and type hashes
-(one keccak per struct plus one for the digest), which is what the contract
-does too; `typed_data()` gives the same message as the JSON a wallet signs,
-and tests check both paths agree with eth-account and with the contract.
+The digests are computed from a precomputed domain separator and type hashes,
+as the contract does; `typed_data()` gives the JSON a wallet signs, and tests
+check both paths against eth-account and against the contract.
 """
 
 from __future__ import annotations
@@ -16,7 +15,12 @@ from app.core.keccak import keccak
 from app.core.types import Address
 
 DOMAIN_NAME = "MicropaymentHub"
-DOMAIN_VERSION = "1"
+DOMAIN_VERSION = "2"
+
+MAX_LANE_ENTRIES = 32
+"""The most payees one lane's vector holds (the contract's MAX_LANE_ENTRIES)."""
+MAX_LANE = 2**64 - 1
+MAX_VALID_UNTIL = 2**64 - 1
 
 EIP712_DOMAIN_FIELDS = [
     {"name": "name", "type": "string"},
@@ -24,37 +28,46 @@ EIP712_DOMAIN_FIELDS = [
     {"name": "chainId", "type": "uint256"},
     {"name": "verifyingContract", "type": "address"},
 ]
-VOUCHER_FIELDS = [
-    {"name": "payer", "type": "address"},
+ENTRY_FIELDS = [
     {"name": "payee", "type": "address"},
-    {"name": "token", "type": "address"},
     {"name": "cumulativeAmount", "type": "uint256"},
+]
+PAYER_VOUCHER_FIELDS = [
+    {"name": "payer", "type": "address"},
+    {"name": "token", "type": "address"},
+    {"name": "lane", "type": "uint256"},
+    {"name": "entries", "type": "Entry[]"},
     {"name": "purchase", "type": "bytes32"},
 ]
-SIGNER_AUTHORIZATION_FIELDS = [
+SESSION_GRANT_FIELDS = [
     {"name": "payer", "type": "address"},
     {"name": "signer", "type": "address"},
     {"name": "token", "type": "address"},
-    {"name": "allowance", "type": "uint256"},
+    {"name": "lane", "type": "uint256"},
+    {"name": "maxTotal", "type": "uint256"},
     {"name": "validUntil", "type": "uint256"},
-    {"name": "nonce", "type": "uint256"},
 ]
+ACKNOWLEDGEMENT_FIELDS = [{"name": "voucherDigest", "type": "bytes32"}]
 
 
-def _encode_type(name: str, fields: list[dict[str, str]]) -> bytes:
-    return f"{name}({','.join(f['type'] + ' ' + f['name'] for f in fields)})".encode()
+def _encode_type(name: str, fields: list[dict[str, str]]) -> str:
+    return f"{name}({','.join(f['type'] + ' ' + f['name'] for f in fields)})"
 
 
-DOMAIN_TYPEHASH = keccak(_encode_type("EIP712Domain", EIP712_DOMAIN_FIELDS))
-VOUCHER_TYPEHASH = keccak(_encode_type("Voucher", VOUCHER_FIELDS))
-SIGNER_AUTHORIZATION_TYPEHASH = keccak(_encode_type("SignerAuthorization", SIGNER_AUTHORIZATION_FIELDS))
+DOMAIN_TYPEHASH = keccak(_encode_type("EIP712Domain", EIP712_DOMAIN_FIELDS).encode())
+ENTRY_TYPEHASH = keccak(_encode_type("Entry", ENTRY_FIELDS).encode())
+PAYER_VOUCHER_TYPEHASH = keccak(
+    (_encode_type("PayerVoucher", PAYER_VOUCHER_FIELDS) + _encode_type("Entry", ENTRY_FIELDS)).encode()
+)
+SESSION_GRANT_TYPEHASH = keccak(_encode_type("SessionGrant", SESSION_GRANT_FIELDS).encode())
+ACKNOWLEDGEMENT_TYPEHASH = keccak(_encode_type("Acknowledgement", ACKNOWLEDGEMENT_FIELDS).encode())
 
 
-def _word_address(address: str) -> bytes:
+def word_address(address: str) -> bytes:
     return bytes(12) + bytes.fromhex(address[2:])
 
 
-def _word_uint(value: int) -> bytes:
+def word_uint(value: int) -> bytes:
     return value.to_bytes(32, "big")
 
 
@@ -71,8 +84,8 @@ class Domain:
             DOMAIN_TYPEHASH
             + keccak(DOMAIN_NAME.encode())
             + keccak(DOMAIN_VERSION.encode())
-            + _word_uint(self.chain_id)
-            + _word_address(self.hub)
+            + word_uint(self.chain_id)
+            + word_address(self.hub)
         )
 
     def as_json(self) -> dict[str, Any]:
@@ -85,55 +98,85 @@ class Domain:
 
 
 @dataclass(frozen=True)
-class Voucher:
-    """ "The total `payer` has ever paid `payee` in `token` is now `cumulative_amount`."""
+class Entry:
+    """The total ever paid to `payee` on one lane."""
+
+    payee: Address
+    cumulative_amount: int
+
+    def struct_hash(self) -> bytes:
+        return keccak(ENTRY_TYPEHASH + word_address(self.payee) + word_uint(self.cumulative_amount))
+
+
+Entries = tuple[Entry, ...]
+
+
+def entries_hash(entries: Entries) -> bytes:
+    """hashStruct of an Entry[]: the lane commitment the contract stores after a claim."""
+    return keccak(b"".join(entry.struct_hash() for entry in entries))
+
+
+@dataclass(frozen=True)
+class PayerVoucher:
+    """ "On `lane`, the total I have ever paid each payee in `token` is now this." """
 
     payer: Address
-    payee: Address
     token: Address
-    cumulative_amount: int
+    lane: int
+    entries: Entries
     purchase: bytes  # 32 bytes chosen by the client; binds the voucher to what was bought
 
     def struct_hash(self) -> bytes:
         return keccak(
-            VOUCHER_TYPEHASH
-            + _word_address(self.payer)
-            + _word_address(self.payee)
-            + _word_address(self.token)
-            + _word_uint(self.cumulative_amount)
+            PAYER_VOUCHER_TYPEHASH
+            + word_address(self.payer)
+            + word_address(self.token)
+            + word_uint(self.lane)
+            + entries_hash(self.entries)
             + self.purchase
         )
+
+    @property
+    def total(self) -> int:
+        return sum(entry.cumulative_amount for entry in self.entries)
+
+    def amount_for(self, payee: Address) -> int:
+        for entry in self.entries:
+            if entry.payee == payee:
+                return entry.cumulative_amount
+        return 0
 
     def message(self) -> dict[str, Any]:
         return {
             "payer": self.payer,
-            "payee": self.payee,
             "token": self.token,
-            "cumulativeAmount": self.cumulative_amount,
+            "lane": self.lane,
+            "entries": [{"payee": e.payee, "cumulativeAmount": e.cumulative_amount} for e in self.entries],
             "purchase": "0x" + self.purchase.hex(),
         }
 
 
 @dataclass(frozen=True)
-class SignerAuthorization:
-    """The payer lets `signer` sign vouchers in `token` up to `allowance` until `valid_until`."""
+class SessionGrant:
+    """The payer lets `signer` sign its vouchers in `token` on `lane`, while the vector's total is at
+    most `max_total`, until `valid_until` (chain time)."""
 
     payer: Address
     signer: Address
     token: Address
-    allowance: int
+    lane: int
+    max_total: int
     valid_until: int
-    nonce: int
 
     def struct_hash(self) -> bytes:
         return keccak(
-            SIGNER_AUTHORIZATION_TYPEHASH
-            + _word_address(self.payer)
-            + _word_address(self.signer)
-            + _word_address(self.token)
-            + _word_uint(self.allowance)
-            + _word_uint(self.valid_until)
-            + _word_uint(self.nonce)
+            SESSION_GRANT_TYPEHASH
+            + word_address(self.payer)
+            + word_address(self.signer)
+            + word_address(self.token)
+            + word_uint(self.lane)
+            + word_uint(self.max_total)
+            + word_uint(self.valid_until)
         )
 
     def message(self) -> dict[str, Any]:
@@ -141,39 +184,44 @@ class SignerAuthorization:
             "payer": self.payer,
             "signer": self.signer,
             "token": self.token,
-            "allowance": self.allowance,
+            "lane": self.lane,
+            "maxTotal": self.max_total,
             "validUntil": self.valid_until,
-            "nonce": self.nonce,
         }
 
 
-def digest(domain_separator: bytes, struct_hash: bytes) -> bytes:
+@dataclass(frozen=True)
+class Acknowledgement:
+    """The operator's countersignature of a voucher it accepted."""
+
+    voucher_digest: bytes
+
+    def struct_hash(self) -> bytes:
+        return keccak(ACKNOWLEDGEMENT_TYPEHASH + self.voucher_digest)
+
+    def message(self) -> dict[str, Any]:
+        return {"voucherDigest": "0x" + self.voucher_digest.hex()}
+
+
+Signable = PayerVoucher | SessionGrant | Acknowledgement
+
+
+def digest(domain: Domain, message: Signable) -> bytes:
     """The EIP-712 digest that is signed: keccak(0x1901 || domainSeparator || structHash)."""
-    return keccak(b"\x19\x01" + domain_separator + struct_hash)
+    return keccak(b"\x19\x01" + domain.separator + message.struct_hash())
 
 
-def voucher_digest(domain: Domain, voucher: Voucher) -> bytes:
-    return digest(domain.separator, voucher.struct_hash())
-
-
-def signer_authorization_digest(domain: Domain, auth: SignerAuthorization) -> bytes:
-    return digest(domain.separator, auth.struct_hash())
-
-
-def typed_data(domain: Domain, message: Voucher | SignerAuthorization) -> dict[str, Any]:
+def typed_data(domain: Domain, message: Signable) -> dict[str, Any]:
     """The full EIP-712 payload (`domain`, `types`, `primaryType`, `message`) a wallet signs."""
-    if isinstance(message, Voucher):
-        primary, fields = "Voucher", VOUCHER_FIELDS
+    types: dict[str, list[dict[str, str]]] = {"EIP712Domain": EIP712_DOMAIN_FIELDS}
+    if isinstance(message, PayerVoucher):
+        primary = "PayerVoucher"
+        types[primary] = PAYER_VOUCHER_FIELDS
+        types["Entry"] = ENTRY_FIELDS
+    elif isinstance(message, SessionGrant):
+        primary = "SessionGrant"
+        types[primary] = SESSION_GRANT_FIELDS
     else:
-        primary, fields = "SignerAuthorization", SIGNER_AUTHORIZATION_FIELDS
-    return {
-        "domain": domain.as_json(),
-        "types": {"EIP712Domain": EIP712_DOMAIN_FIELDS, primary: fields},
-        "primaryType": primary,
-        "message": message.message(),
-    }
-
-
-def channel_id(payer: Address, payee: Address, token: Address) -> bytes:
-    """keccak256(abi.encode(payer, payee, token)), as the contract computes it."""
-    return keccak(_word_address(payer) + _word_address(payee) + _word_address(token))
+        primary = "Acknowledgement"
+        types[primary] = ACKNOWLEDGEMENT_FIELDS
+    return {"domain": domain.as_json(), "types": types, "primaryType": primary, "message": message.message()}
