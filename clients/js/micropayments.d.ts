@@ -29,8 +29,9 @@ export interface Entry {
 export interface Options {
   /** The server, or its /graphql endpoint. */
   url: string;
-  /** Who signs: a LocalAccount (a private key, a session key) or a WalletClient (JSON-RPC / EIP-1193). */
-  account: LocalAccount | WalletClient;
+  /** Who signs: a LocalAccount (a private key, a session key) or a WalletClient (JSON-RPC / EIP-1193).
+   * Without one the client only reads: anything that signs throws NO_ACCOUNT. */
+  account?: LocalAccount | WalletClient | null;
   /** Whose money pays, when `account` is one of its session keys. */
   payer?: Address | (() => Promise<Address>);
   fetch?: typeof globalThis.fetch;
@@ -141,6 +142,8 @@ type AmountLike = bigint | number | string;
 export interface Micropayments {
   /** The address whose money pays. */
   payer(): Promise<Address>;
+  /** The address that signs: the payer's, or its session key's. */
+  signer(): Promise<Address>;
   /** The hub's configuration (asked once). */
   config(): Promise<HubConfig>;
   /** Any GraphQL request, with this client's session. */
@@ -151,6 +154,7 @@ export interface Micropayments {
     variables: Record<string, unknown>,
     onData: (data: any) => void,
     onError: (error: MicropaymentsError) => void,
+    hooks?: { onOpen?: () => void },
   ): () => void;
 
   /**

@@ -135,6 +135,7 @@ const Q = {
  * A client of the micropayment API at `url` (the server, or its /graphql endpoint) that signs
  * with `account`: a viem LocalAccount (privateKeyToAccount, a session key) or a WalletClient
  * (createWalletClient({ transport: custom(window.ethereum) }), with or without an account).
+ * Without `account` it only reads (anything that signs throws NO_ACCOUNT).
  * `payer` is whose money pays, when `account` is one of its session keys.
  * @param {import("./micropayments").Options} options
  * @returns {import("./micropayments").Micropayments}
@@ -294,8 +295,9 @@ export function createMicropayments(options) {
    * @param {Record<string, unknown>} variables
    * @param {(data: any) => void} onData
    * @param {(error: MicropaymentsError) => void} onError
+   * @param {{ onOpen?: () => void }} [hooks]  onOpen: the server acknowledged the connection
    */
-  function subscribe(query, variables, onData, onError) {
+  function subscribe(query, variables, onData, onError, { onOpen } = {}) {
     const WebSocketImpl = options.WebSocket ?? globalThis.WebSocket;
     if (!WebSocketImpl) {
       throw new MicropaymentsError(
@@ -321,6 +323,7 @@ export function createMicropayments(options) {
       switch (message.type) {
         case "connection_ack":
           send({ id: "1", type: "subscribe", payload: { query, variables } });
+          onOpen?.();
           break;
         case "ping":
           send({ type: "pong" });
@@ -361,6 +364,7 @@ export function createMicropayments(options) {
   /** @type {import("./micropayments").Micropayments} */
   const client = {
     payer,
+    signer: () => signer.address(),
     request,
     subscribe,
     config: hubConfig,
@@ -553,6 +557,12 @@ export function createMicropayments(options) {
  * @param {LocalAccount | WalletClient} account
  */
 function signerOf(account) {
+  if (account === undefined || account === null) {
+    const none = async () => {
+      throw new MicropaymentsError("NO_ACCOUNT", "this client has no account to sign with");
+    };
+    return { address: none, signTypedData: none, signMessage: none, sendTransaction: none };
+  }
   const local = /** @type {LocalAccount} */ (account);
   if (local?.type === "local") {
     return {

@@ -1,6 +1,8 @@
 """The browser demo at /demo, driven in headless Chromium (tests/e2e/browser/demo.mjs): a reader
-with test stablecoin and no ether deposits without gas, authorises a session key and reads three
-articles of two creators with no wallet prompt; a creator sees them settle and withdraws."""
+with test stablecoin and no ether is told to deposit before any signature, deposits without gas,
+authorises a session key with one signed grant (protocol v2: no transaction) and reads three
+articles of two creators with no wallet prompt; a creator sees them settle and withdraws.
+Screenshots go to test-artifacts/demo/."""
 
 from __future__ import annotations
 
@@ -143,10 +145,10 @@ def test_a_reader_pays_per_article_without_prompts_and_a_creator_withdraws(
     finally:
         server.stop()
 
-    # The reader's wallet signed the sign-in, the permit and the session key's authorisation:
-    # nothing per article, and it never sent a transaction (it has no ether).
+    # The reader's wallet signed the sign-in, the permit and the session key's grant: nothing
+    # per article, nothing before it had deposited, and it never sent a transaction (no ether).
     assert report["reader"]["signed"] == {
-        "typedData": ["Permit", "SignerAuthorization"],
+        "typedData": ["Permit", "SessionGrant"],
         "messages": 1,
         "transactions": 0,
     }

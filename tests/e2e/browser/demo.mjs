@@ -1,6 +1,7 @@
 // Walks the /demo page in headless Chromium as its two users would: a reader who connects,
-// signs in, deposits without gas, authorises a session key and reads three articles with no
-// wallet prompt; then a creator who signs in, watches settlement and withdraws on chain.
+// signs in, is told to deposit before reading (no prompt), deposits without gas, authorises a
+// session key with one signed grant and reads three articles with no wallet prompt; then a
+// creator who signs in, watches settlement and withdraws on chain.
 //
 // env: DEMO_URL (the server), READER_KEY, CREATOR_KEY, RPC_URL, SCREENSHOT_DIR, CHROMIUM (optional)
 // stdout: one JSON line with what the wallets signed and the screenshots taken.
@@ -73,10 +74,19 @@ async function reader(browser) {
 
   await connectAndSignIn(page, wallet);
 
+  // Reading before depositing: the page says how much to deposit, and asks the wallet nothing.
+  const signedBeforeDeposit = structuredClone(wallet.signed);
+  await page.getByRole("button", { name: /^Read “/ }).first().click();
+  const depositFirst = page.getByText(/^Deposit at least \d+\.\d{2} USDC first/);
+  await depositFirst.waitFor();
+  await screenshot(page, "reader-deposit-first");
+  assert.deepEqual(wallet.signed, signedBeforeDeposit, "reading with no deposit prompted the wallet");
+
   await page.getByLabel("Amount to deposit").fill("5");
   await page.getByLabel("Amount to deposit").press("Enter");
   await page.getByText("Credited: 5.00 USDC is in the hub.").waitFor();
   await expectText(figure(page, "In the hub"), "5.00 USDC");
+  await depositFirst.waitFor({ state: "detached" }); // no longer true, so no longer shown
 
   await page.getByLabel("Spending cap").fill("1");
   await page.getByRole("button", { name: "Authorise", exact: true }).click();
