@@ -8,9 +8,10 @@
     │   ├── UnknownResource        no such resource for sale
     │   ├── ResourceMismatch       voucher payee/token differ from the resource's
     │   ├── BadSignature           signature does not recover to the payer or one of its keys
-    │   ├── SignerNotAuthorized    session key unknown, expired, revoked or for another token
-    │   ├── SignerAllowanceExceeded the key's remaining allowance does not cover the price
-    │   ├── CumulativeMismatch     cumulativeAmount != accepted + price (carries the latest voucher)
+    │   ├── SignerNotAuthorized    session key unknown, expired, revoked, or for another lane or token
+    │   ├── SignerCapExceeded      the vector's total would pass the key's grant maxTotal
+    │   ├── LaneFull               the lane already pays MAX_LANE_ENTRIES payees
+    │   ├── CumulativeMismatch     the vector is not the lane's last + price (carries the latest voucher)
     │   ├── InsufficientFunds      headroom does not cover the price
     │   ├── Unauthenticated        sign in first
     │   ├── Forbidden              signed in, but not as the owner of this data
@@ -67,8 +68,12 @@ class SignerNotAuthorized(Refusal):
     code = "SIGNER_NOT_AUTHORIZED"
 
 
-class SignerAllowanceExceeded(Refusal):
-    code = "SIGNER_ALLOWANCE_EXCEEDED"
+class SignerCapExceeded(Refusal):
+    code = "SIGNER_CAP_EXCEEDED"
+
+
+class LaneFull(Refusal):
+    code = "LANE_FULL"
 
 
 class CumulativeMismatch(Refusal):

@@ -7,24 +7,9 @@ so the indexer can order them, apply each once, and undo them on a reorg.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import IntEnum
 
+from app.core.ledger import SkipReason
 from app.core.types import Address
-
-
-class SkipReason(IntEnum):
-    """IMicropaymentHub.SkipReason, same order."""
-
-    UNKNOWN_TOKEN = 0
-    INVALID_PAYEE = 1
-    AMOUNT_TOO_LARGE = 2
-    NOTHING_DUE = 3
-    BAD_SIGNATURE = 4
-    SIGNER_WRONG_TOKEN = 5
-    SIGNER_EXPIRED = 6
-    SIGNER_REVOKED = 7
-    SIGNER_EXHAUSTED = 8
-    NO_BALANCE = 9
 
 
 @dataclass(frozen=True)
@@ -70,17 +55,6 @@ class Withdrawn:
 
 
 @dataclass(frozen=True)
-class SignerRegistered:
-    at: Position
-    payer: Address
-    signer: Address
-    token: Address
-    allowance: int
-    valid_until: int
-    nonce: int
-
-
-@dataclass(frozen=True)
 class SignerRevoked:
     at: Position
     payer: Address
@@ -89,25 +63,47 @@ class SignerRevoked:
 
 
 @dataclass(frozen=True)
-class Claimed:
+class VoucherClaimed:
     at: Position
     payer: Address
-    payee: Address
     token: Address
+    lane: int
+    entries_hash: bytes  # the lane's new commitment: the hash of the claimed vector
     signer: Address
-    amount: int
-    fee: int
-    claimed: int  # the channel's new cumulative claimed amount
+    amount: int  # the block's total delta, taken from the payer's balance
 
 
 @dataclass(frozen=True)
-class ClaimSkipped:
+class VoucherSkipped:
     at: Position
     payer: Address
+    token: Address
+    lane: int
+    entries_hash: bytes  # of the block's vector, or zero when its entries were invalid
+    reason: SkipReason
+
+
+@dataclass(frozen=True)
+class Earned:
+    at: Position
     payee: Address
     token: Address
-    cumulative_amount: int
-    reason: SkipReason
+    amount: int  # credited to the payee's earnings
+    fee: int  # taken from the payee's gross for the fee recipient
+
+
+@dataclass(frozen=True)
+class DepositFailed:
+    at: Position
+    payer: Address
+    token: Address
+    nonce: bytes
+
+
+@dataclass(frozen=True)
+class OperatorSet:
+    at: Position
+    operator: Address
 
 
 @dataclass(frozen=True)
@@ -138,10 +134,12 @@ HubEvent = (
     | WithdrawalRequested
     | WithdrawalCancelled
     | Withdrawn
-    | SignerRegistered
     | SignerRevoked
-    | Claimed
-    | ClaimSkipped
+    | VoucherClaimed
+    | VoucherSkipped
+    | Earned
+    | DepositFailed
+    | OperatorSet
     | EarningsWithdrawn
     | TokenAllowed
     | FeeSet

@@ -72,6 +72,9 @@ class Exits:
         rows = [claim_row(u) for u in self._unclaimed(payee)]
         return self._tx("claim", f"claim {len(rows)} vouchers", rows)
 
+    def revoke_signer_tx(self, signer: Address) -> TxRequest:
+        return self._tx("revokeSigner", "revoke a session key (after the withdrawal delay)", signer)
+
     def withdraw_earnings_tx(self, token: Address, to: Address) -> TxRequest:
         return self._tx("withdrawEarnings", "withdraw your earnings", token, to)
 

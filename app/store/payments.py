@@ -1,4 +1,4 @@
-"""What accepting a voucher reads and writes: accounts, channels, receipts, session keys.
+"""What accepting a voucher reads and writes: accounts, lanes, receipts, grants.
 
 Functions take the open connection of the caller's transaction. A transaction that spends a
 payer's money starts with `lock_group`, which locks the payers' account rows, and ends with
@@ -7,38 +7,43 @@ payer's money starts with `lock_group`, which locks the payers' account rows, an
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Row, and_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, delete, func, insert, select, update
 
-from app.core import rules
-from app.core.eip712 import Voucher
-from app.core.receipts import Receipt, ReceiptStatus
+from app.core import ledger
+from app.core.eip712 import Entries, Entry, PayerVoucher, SessionGrant
+from app.core.receipts import Receipt, ReceiptStatus, SignedVoucher
 from app.core.types import Address
-from app.store.tables import accounts, channels, provisional_withdrawals, receipts, session_keys
+from app.store.tables import (
+    accounts,
+    chain_cursor,
+    grants,
+    lane_entries,
+    lanes,
+    provisional_withdrawals,
+    receipts,
+    revocations,
+)
 
 _T = TypeVar("_T")
+LaneKey = tuple[Address, Address, int]  # (payer, token, lane)
+GrantKey = tuple[Address, Address, Address, int]  # (payer, signer, token, lane)
 
 
-def get_account(conn: Connection, payer: Address, token: Address) -> rules.Account | None:
+def get_account(conn: Connection, payer: Address, token: Address) -> ledger.Account | None:
     row = conn.execute(select(accounts).where(accounts.c.payer == payer, accounts.c.token == token)).first()
-    return None if row is None else _account(conn, row)
-
-
-def _account(conn: Connection, row: Row[Any]) -> rules.Account:
+    if row is None:
+        return None
     # A withdrawal request not yet confirmed already counts: it can only shrink the headroom.
     provisional = conn.execute(
         select(provisional_withdrawals.c.amount).where(
-            provisional_withdrawals.c.payer == row.payer, provisional_withdrawals.c.token == row.token
+            provisional_withdrawals.c.payer == payer, provisional_withdrawals.c.token == token
         )
     ).scalar()
-    return rules.Account(
-        balance=row.balance,
-        pending_withdrawal=max(row.withdrawal_amount, provisional or 0),
-        outstanding=row.outstanding,
-    )
+    return ledger.Account(row.balance, max(row.withdrawal_amount, provisional or 0), row.outstanding)
 
 
 def withdrawal_available_at(conn: Connection, payer: Address, token: Address) -> int | None:
@@ -47,190 +52,282 @@ def withdrawal_available_at(conn: Connection, payer: Address, token: Address) ->
     ).scalar()
 
 
-def get_channel(conn: Connection, channel_id: bytes) -> rules.Channel | None:
-    row = conn.execute(select(channels).where(channels.c.channel_id == channel_id)).first()
-    if row is None:
-        return None
-    latest = None
-    if row.latest_receipt is not None:
-        receipt = conn.execute(select(receipts).where(receipts.c.id == row.latest_receipt)).one()
-        latest = rules.SignedVoucher(voucher=_voucher(receipt), signature=receipt.signature)
-    return rules.Channel(accepted=row.accepted, claimed=row.claimed, latest=latest)
+def chain_time(conn: Connection) -> int | None:
+    """The timestamp of the newest block the indexer has seen, or None before it saw one."""
+    return conn.execute(select(func.max(chain_cursor.c.head_timestamp))).scalar()
 
 
-def get_session_key(conn: Connection, payer: Address, signer: Address) -> rules.SessionKey | None:
-    row = conn.execute(
-        select(session_keys).where(session_keys.c.payer == payer, session_keys.c.signer == signer)
-    ).first()
-    return None if row is None else _session_key(row)
+# ---------------------------------------------------------------- grants
 
 
-def known_session_keys(conn: Connection, payers: set[Address]) -> set[tuple[Address, Address]]:
-    """(payer, signer) of every session key the index knows for `payers`."""
-    found: set[tuple[Address, Address]] = set()
-    for chunk in _chunks(sorted(payers)):
-        query = select(session_keys.c.payer, session_keys.c.signer).where(session_keys.c.payer.in_(chunk))
-        found.update((row.payer, row.signer) for row in conn.execute(query))
+def save_grant(conn: Connection, grant: SessionGrant, signature: bytes, now: int) -> None:
+    key = (grants.c.payer == grant.payer, grants.c.signer == grant.signer,
+           grants.c.token == grant.token, grants.c.lane == grant.lane)  # fmt: skip
+    conn.execute(delete(grants).where(*key))
+    conn.execute(
+        insert(grants).values(
+            payer=grant.payer, signer=grant.signer, token=grant.token, lane=grant.lane,
+            max_total=grant.max_total, valid_until=grant.valid_until, signature=signature, created_at=now,
+        )
+    )  # fmt: skip
+
+
+def find_grants(conn: Connection, wanted: Iterable[GrantKey]) -> dict[GrantKey, ledger.Grant]:
+    wanted = set(wanted)
+    found: dict[GrantKey, ledger.Grant] = {}
+    for chunk in _chunks(sorted(wanted)):
+        query = (
+            select(grants, revocations.c.effective_at)
+            .outerjoin(
+                revocations,
+                and_(revocations.c.payer == grants.c.payer, revocations.c.signer == grants.c.signer),
+            )
+            .where(*_pairs_in(grants.c.payer, grants.c.signer, [(p, s) for p, s, _, _ in chunk]))
+        )
+        for row in conn.execute(query):
+            key = (row.payer, row.signer, row.token, row.lane)
+            if key in wanted:
+                found[key] = _grant(row)
     return found
 
 
-def list_session_keys(conn: Connection, payer: Address) -> list[rules.SessionKey]:
+def list_grants(conn: Connection, payer: Address) -> list[ledger.Grant]:
+    query = (
+        select(grants, revocations.c.effective_at)
+        .outerjoin(
+            revocations, and_(revocations.c.payer == grants.c.payer, revocations.c.signer == grants.c.signer)
+        )
+        .where(grants.c.payer == payer)
+        .order_by(grants.c.created_at.desc())
+    )
+    return [_grant(row) for row in conn.execute(query)]
+
+
+def _grant(row: Row[Any]) -> ledger.Grant:
+    grant = SessionGrant(row.payer, row.signer, row.token, row.lane, row.max_total, row.valid_until)
+    return ledger.Grant(grant, row.signature, row.effective_at)
+
+
+def next_free_lane(conn: Connection, payer: Address, token: Address) -> int:
+    """A lane number no voucher or grant of the payer uses yet."""
+    used = [
+        conn.execute(select(func.max(lanes.c.lane)).where(lanes.c.payer == payer, lanes.c.token == token)).scalar(),
+        conn.execute(select(func.max(grants.c.lane)).where(grants.c.payer == payer, grants.c.token == token)).scalar(),
+    ]  # fmt: skip
+    return max((u for u in used if u is not None), default=-1) + 1
+
+
+def wallet_lane(conn: Connection, payer: Address, token: Address, payee: Address) -> int:
+    """The lane the payer's wallet signs on: its newest wallet lane, unless that one is full and
+    does not pay `payee` yet; then a fresh lane."""
+    row = conn.execute(
+        select(lanes.c.lane)
+        .where(lanes.c.payer == payer, lanes.c.token == token, lanes.c.signer == payer)
+        .order_by(lanes.c.lane.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return next_free_lane(conn, payer, token)
+    entries = lane_vector(conn, payer, token, row.lane)
+    if len(ledger.raised(entries, payee, 1)) > ledger.MAX_LANE_ENTRIES:
+        return next_free_lane(conn, payer, token)
+    return int(row.lane)
+
+
+# ---------------------------------------------------------------- lanes and vectors
+
+
+def lane_vector(
+    conn: Connection, payer: Address, token: Address, lane: int, *, claimed: bool = False
+) -> Entries:
+    """The lane's last accepted (or claimed) vector."""
+    column = lane_entries.c.claimed if claimed else lane_entries.c.accepted
     rows = conn.execute(
-        select(session_keys).where(session_keys.c.payer == payer).order_by(session_keys.c.signer)
+        select(lane_entries.c.payee, column.label("amount")).where(
+            lane_entries.c.payer == payer, lane_entries.c.token == token, lane_entries.c.lane == lane
+        )
     )
-    return [_session_key(row) for row in rows]
+    return _sorted(Entry(row.payee, row.amount) for row in rows if row.amount > 0)
 
 
-def _session_key(row: Row[Any]) -> rules.SessionKey:
-    return rules.SessionKey(
-        signer=row.signer,
-        token=row.token,
-        allowance=row.allowance,
-        outstanding=row.outstanding,
-        valid_until=row.valid_until,
-        revoke_at=row.revoke_at,
-    )
+def vector_at(conn: Connection, payer: Address, token: Address, lane: int, lane_seq: int) -> Entries:
+    """The vector the lane's voucher number `lane_seq` signed, rebuilt from its receipts: each
+    payee's highest cumulative amount among the lane's receipts up to it."""
+    rows = conn.execute(
+        select(receipts.c.payee, func.max(receipts.c.lane_seq).label("last"))
+        .where(
+            receipts.c.payer == payer, receipts.c.token == token, receipts.c.lane == lane,
+            receipts.c.lane_seq <= lane_seq,
+        )
+        .group_by(receipts.c.payee)
+    ).all()  # fmt: skip
+    if not rows:
+        return ()
+    amounts = conn.execute(
+        select(receipts.c.payee, receipts.c.cumulative_amount).where(
+            receipts.c.payer == payer, receipts.c.token == token, receipts.c.lane == lane,
+            receipts.c.lane_seq.in_([row.last for row in rows]),
+        )
+    )  # fmt: skip
+    return _sorted(Entry(row.payee, row.cumulative_amount) for row in amounts)
 
 
-def get_receipt(conn: Connection, receipt_id: str) -> Receipt | None:
-    row = conn.execute(select(receipts).where(receipts.c.id == receipt_id)).first()
-    return None if row is None else _receipt(row)
+def signed_voucher(conn: Connection, receipt: Receipt) -> SignedVoucher:
+    """The whole voucher a receipt signed."""
+    entries = vector_at(conn, receipt.payer, receipt.token, receipt.lane, receipt.lane_seq)
+    voucher = PayerVoucher(receipt.payer, receipt.token, receipt.lane, entries, receipt.purchase)
+    return SignedVoucher(voucher, receipt.signature, receipt.acknowledgement, receipt.signer)
+
+
+def _sorted(entries: Iterable[Entry]) -> Entries:
+    return tuple(sorted(entries, key=lambda e: ledger.payee_order(e.payee)))
 
 
 @dataclass
-class ChannelState:
-    """A channel as a group of acceptances sees and changes it."""
+class LaneState:
+    """A lane as a group of acceptances sees and changes it."""
 
-    payer: Address
-    payee: Address
-    token: Address
-    accepted: int
-    claimed: int
-    latest_receipt: str | None
-    exists: bool  # False: the first voucher of this channel is in this group
+    signer: Address
+    seq: int
+    accepted: Entries
+    accepted_total: int
+    latest: Receipt | None  # the lane's newest receipt
+    exists: bool  # False: the lane's first voucher is in this group
+    oldest_unclaimed_at: int | None
+    changed: set[Address] = field(default_factory=set)  # payees whose amount this group raised
 
 
 @dataclass
 class Group:
-    """Everything a group of vouchers needs, read in a handful of queries, with the payers'
+    """Everything a group of vouchers needs, read in a handful of queries with the payers'
     accounts locked; then changed in memory and written back in a handful more."""
 
-    accounts: dict[tuple[Address, Address], rules.Account]
-    channels: dict[bytes, ChannelState]
-    receipts: dict[tuple[bytes, int], Receipt]  # existing, by (channel, cumulative amount)
-    session_keys: dict[tuple[Address, Address], rules.SessionKey]
+    accounts: dict[tuple[Address, Address], ledger.Account]
+    lanes: dict[LaneKey, LaneState]
+    receipts: dict[str, Receipt]  # existing, by id
+    grants: dict[GrantKey, ledger.Grant]
     new_receipts: list[Receipt] = field(default_factory=list)
     touched_accounts: set[tuple[Address, Address]] = field(default_factory=set)
-    touched_keys: set[tuple[Address, Address]] = field(default_factory=set)
 
 
 def lock_group(
     conn: Connection,
     accounts_wanted: set[tuple[Address, Address]],
-    channels_wanted: set[tuple[bytes, Address, Address, Address]],
-    receipts_wanted: set[tuple[bytes, int]],
-    keys_wanted: set[tuple[Address, Address]],
+    lanes_wanted: set[LaneKey],
+    receipt_ids: set[str],
+    grants_wanted: set[GrantKey],
 ) -> Group:
     """Reads a group's state. The accounts are locked in (payer, token) order, so that two
     groups never wait on each other in a cycle (PostgreSQL; SQLite holds its one writer lock)."""
-    found_accounts: dict[tuple[Address, Address], rules.Account] = {}
-    for account_chunk in _chunks(sorted(accounts_wanted)):
+    found_accounts: dict[tuple[Address, Address], ledger.Account] = {}
+    for chunk in _chunks(sorted(accounts_wanted)):
         query = (
             select(accounts)
-            .where(*_pairs_in(accounts.c.payer, accounts.c.token, account_chunk))
+            .where(*_pairs_in(accounts.c.payer, accounts.c.token, chunk))
             .order_by(accounts.c.payer, accounts.c.token)
         )
         if conn.dialect.name == "postgresql":
             query = query.with_for_update()
         for row in conn.execute(query):
-            found_accounts[(row.payer, row.token)] = rules.Account(
+            found_accounts[(row.payer, row.token)] = ledger.Account(
                 row.balance, row.withdrawal_amount, row.outstanding
             )
         provisional = select(provisional_withdrawals).where(
-            *_pairs_in(provisional_withdrawals.c.payer, provisional_withdrawals.c.token, account_chunk)
+            *_pairs_in(provisional_withdrawals.c.payer, provisional_withdrawals.c.token, chunk)
         )
         for row in conn.execute(provisional):
             account = found_accounts.get((row.payer, row.token))
             if account is not None and row.amount > account.pending_withdrawal:
                 found_accounts[(row.payer, row.token)] = replace(account, pending_withdrawal=row.amount)
-    found_channels = {
-        channel: ChannelState(payer, payee, token, 0, 0, None, exists=False)
-        for channel, payer, payee, token in channels_wanted
-    }
-    for channel_chunk in _chunks(sorted(found_channels)):
-        for row in conn.execute(select(channels).where(channels.c.channel_id.in_(channel_chunk))):
-            state = found_channels[row.channel_id]
-            state.accepted, state.claimed, state.latest_receipt = (
-                row.accepted,
-                row.claimed,
-                row.latest_receipt,
+    found_lanes: dict[LaneKey, LaneState] = {}
+    for payer, token, lane in sorted(lanes_wanted):
+        lane_row = conn.execute(
+            select(lanes).where(lanes.c.payer == payer, lanes.c.token == token, lanes.c.lane == lane)
+        ).first()
+        if lane_row is None:
+            found_lanes[(payer, token, lane)] = LaneState(payer, 0, (), 0, None, False, None)
+            continue
+        latest = conn.execute(
+            select(receipts).where(
+                receipts.c.payer == payer, receipts.c.token == token, receipts.c.lane == lane,
+                receipts.c.lane_seq == lane_row.seq,
             )
-            state.exists = True
-    found_receipts: dict[tuple[bytes, int], Receipt] = {}
-    for receipt_chunk in _chunks(sorted(receipts_wanted)):
-        wanted_pairs = set(receipt_chunk)
-        query = select(receipts).where(
-            *_pairs_in(receipts.c.channel_id, receipts.c.cumulative_amount, receipt_chunk)
+        ).first()  # fmt: skip
+        found_lanes[(payer, token, lane)] = LaneState(
+            signer=lane_row.signer,
+            seq=lane_row.seq,
+            accepted=lane_vector(conn, payer, token, lane),
+            accepted_total=lane_row.accepted_total,
+            latest=None if latest is None else _receipt(latest),
+            exists=True,
+            oldest_unclaimed_at=lane_row.oldest_unclaimed_at,
         )
-        for row in conn.execute(query):
-            if (row.channel_id, row.cumulative_amount) in wanted_pairs:
-                found_receipts[(row.channel_id, row.cumulative_amount)] = _receipt(row)
-    found_keys: dict[tuple[Address, Address], rules.SessionKey] = {}
-    for key_chunk in _chunks(sorted(keys_wanted)):
-        query = select(session_keys).where(*_pairs_in(session_keys.c.payer, session_keys.c.signer, key_chunk))
-        for row in conn.execute(query):
-            if (row.payer, row.signer) in set(key_chunk):
-                found_keys[(row.payer, row.signer)] = _session_key(row)
-    return Group(found_accounts, found_channels, found_receipts, found_keys)
-
-
-def latest_voucher(conn: Connection, group: Group, channel: bytes) -> rules.SignedVoucher | None:
-    """The channel's latest accepted voucher, from this group or the store."""
-    latest_id = group.channels[channel].latest_receipt
-    if latest_id is None:
-        return None
-    for receipt in reversed(group.new_receipts):
-        if receipt.id == latest_id:
-            return rules.SignedVoucher(receipt.voucher, receipt.signature)
-    stored = get_receipt(conn, latest_id)
-    return None if stored is None else rules.SignedVoucher(stored.voucher, stored.signature)
+    found_receipts: dict[str, Receipt] = {}
+    for id_chunk in _chunks(sorted(receipt_ids)):
+        for row in conn.execute(select(receipts).where(receipts.c.id.in_(id_chunk))):
+            found_receipts[row.id] = _receipt(row)
+    return Group(found_accounts, found_lanes, found_receipts, find_grants(conn, grants_wanted))
 
 
 def write_group(conn: Connection, group: Group, now: int) -> None:
-    """Writes what the group accepted: new receipts and channels, then the changed totals."""
+    """Writes what the group accepted: receipts, lanes and their entries, the changed totals."""
     if not group.new_receipts:
         return
-    new_channels = {r.channel_id for r in group.new_receipts if not group.channels[r.channel_id].exists}
-    if new_channels:
-        conn.execute(
-            insert(channels),
-            [
-                {"channel_id": c, "payer": s.payer, "payee": s.payee, "token": s.token,
-                 "accepted": s.accepted, "claimed": s.claimed, "latest_receipt": s.latest_receipt,
-                 "updated_at": now}
-                for c in new_channels
-                for s in [group.channels[c]]
-            ],
-        )  # fmt: skip
     conn.execute(
         insert(receipts),
         [
-            {"id": r.id, "channel_id": r.channel_id, "payer": r.voucher.payer, "payee": r.voucher.payee,
-             "token": r.voucher.token, "cumulative_amount": r.voucher.cumulative_amount, "price": r.price,
-             "purchase": r.voucher.purchase, "resource_id": r.resource_id, "signer": r.signer,
-             "signature": r.signature, "status": r.status.value, "created_at": r.created_at}
+            {"id": r.id, "payer": r.payer, "token": r.token, "lane": r.lane, "lane_seq": r.lane_seq,
+             "payee": r.payee, "price": r.price, "cumulative_amount": r.cumulative_amount,
+             "purchase": r.purchase, "entries_hash": r.entries_hash, "signature": r.signature,
+             "acknowledgement": r.acknowledgement, "signer": r.signer, "resource_id": r.resource_id,
+             "status": r.status.value, "created_at": r.created_at}
             for r in group.new_receipts
         ],
     )  # fmt: skip
-    changed = {r.channel_id for r in group.new_receipts} - new_channels
-    if changed:
-        conn.execute(
-            update(channels)
-            .where(channels.c.channel_id == bindparam("b_channel"))
-            .values(accepted=bindparam("b_accepted"), latest_receipt=bindparam("b_latest"), updated_at=now),
-            [{"b_channel": c, "b_accepted": state.accepted, "b_latest": state.latest_receipt}
-             for c in changed for state in [group.channels[c]]],
-        )  # fmt: skip
+    for (payer, token, lane), state in group.lanes.items():
+        if not state.changed:
+            continue
+        values = {"signer": state.signer, "seq": state.seq, "accepted_total": state.accepted_total,
+                  "oldest_unclaimed_at": state.oldest_unclaimed_at, "updated_at": now}  # fmt: skip
+        if state.exists:
+            conn.execute(
+                update(lanes)
+                .where(lanes.c.payer == payer, lanes.c.token == token, lanes.c.lane == lane)
+                .values(**values)
+            )
+        else:
+            conn.execute(
+                insert(lanes).values(
+                    payer=payer, token=token, lane=lane, claimed_total=0, claimed_seq=0, **values
+                )
+            )
+        existing = {
+            row.payee
+            for row in conn.execute(
+                select(lane_entries.c.payee).where(
+                    lane_entries.c.payer == payer, lane_entries.c.token == token, lane_entries.c.lane == lane
+                )
+            )
+        }
+        amounts = ledger.amounts(state.accepted)
+        fresh = [p for p in state.changed if p not in existing]
+        if fresh:
+            conn.execute(
+                insert(lane_entries),
+                [{"payer": payer, "token": token, "lane": lane, "payee": p, "accepted": amounts[p], "claimed": 0}
+                 for p in fresh],
+            )  # fmt: skip
+        raised = [p for p in state.changed if p in existing]
+        if raised:
+            conn.execute(
+                update(lane_entries)
+                .where(
+                    lane_entries.c.payer == payer, lane_entries.c.token == token, lane_entries.c.lane == lane,
+                    lane_entries.c.payee == bindparam("b_payee"),
+                )
+                .values(accepted=bindparam("b_accepted")),
+                [{"b_payee": p, "b_accepted": amounts[p]} for p in raised],
+            )  # fmt: skip
     conn.execute(
         update(accounts)
         .where(accounts.c.payer == bindparam("b_payer"), accounts.c.token == bindparam("b_token"))
@@ -238,28 +335,14 @@ def write_group(conn: Connection, group: Group, now: int) -> None:
         [{"b_payer": p, "b_token": t, "b_outstanding": group.accounts[(p, t)].outstanding}
          for p, t in group.touched_accounts],
     )  # fmt: skip
-    if group.touched_keys:
-        conn.execute(
-            update(session_keys)
-            .where(
-                session_keys.c.payer == bindparam("b_payer"), session_keys.c.signer == bindparam("b_signer")
-            )
-            .values(outstanding=bindparam("b_outstanding")),
-            [{"b_payer": p, "b_signer": k, "b_outstanding": group.session_keys[(p, k)].outstanding}
-             for p, k in group.touched_keys],
-        )  # fmt: skip
 
 
-def _pairs_in(first: Any, second: Any, pairs: list[tuple[Any, Any]]) -> tuple[Any, Any]:
-    """`first IN (...) AND second IN (...)`: a superset of the pairs (the caller keeps the exact
-    ones) that both databases answer from the two-column index. A row-value `(a, b) IN (...)`
-    is exact, but SQLite answers it with a scan of the whole table, which grows with the store."""
-    return first.in_(sorted({a for a, _ in pairs})), second.in_(sorted({b for _, b in pairs}))
+# ---------------------------------------------------------------- reading receipts
 
 
-def _chunks(items: list[_T], size: int = 400) -> list[list[_T]]:
-    """Bound the number of parameters of one statement (SQLite allows 32,766)."""
-    return [items[start : start + size] for start in range(0, len(items), size)]
+def get_receipt(conn: Connection, receipt_id: str) -> Receipt | None:
+    row = conn.execute(select(receipts).where(receipts.c.id == receipt_id)).first()
+    return None if row is None else _receipt(row)
 
 
 def list_receipts(
@@ -282,43 +365,49 @@ def list_receipts(
     return [(row.seq, _receipt(row)) for row in conn.execute(query)]
 
 
-def list_channels(
-    conn: Connection, *, payer: Address | None = None, payee: Address | None = None
-) -> Sequence[Row[Any]]:
-    conditions = []
-    if payer is not None:
-        conditions.append(channels.c.payer == payer)
-    if payee is not None:
-        conditions.append(channels.c.payee == payee)
-    return conn.execute(
-        select(channels).where(and_(*conditions)).order_by(channels.c.updated_at.desc())
-    ).all()
+def list_lanes(conn: Connection, payer: Address) -> list[Row[Any]]:
+    return list(
+        conn.execute(select(lanes).where(lanes.c.payer == payer).order_by(lanes.c.token, lanes.c.lane))
+    )
 
 
 def count_receipts(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(receipts)).scalar_one())
 
 
-def _voucher(row: Row[Any]) -> Voucher:
-    return Voucher(
-        payer=row.payer,
-        payee=row.payee,
-        token=row.token,
-        cumulative_amount=row.cumulative_amount,
-        purchase=row.purchase,
-    )
-
-
 def _receipt(row: Row[Any]) -> Receipt:
     return Receipt(
         id=row.id,
-        voucher=_voucher(row),
-        signature=row.signature,
-        signer=row.signer,
+        payer=row.payer,
+        token=row.token,
+        lane=row.lane,
+        lane_seq=row.lane_seq,
+        payee=row.payee,
         price=row.price,
+        cumulative_amount=row.cumulative_amount,
+        purchase=row.purchase,
+        entries_hash=row.entries_hash,
+        signature=row.signature,
+        acknowledgement=row.acknowledgement,
+        signer=row.signer,
         resource_id=row.resource_id,
         status=ReceiptStatus(row.status),
         created_at=row.created_at,
         claim_tx=row.claim_tx,
         failure=row.failure,
     )
+
+
+receipt_from_row = _receipt
+
+
+def _pairs_in(first: Any, second: Any, pairs: list[tuple[Any, Any]]) -> tuple[Any, Any]:
+    """`first IN (...) AND second IN (...)`: a superset of the pairs (the caller keeps the exact
+    ones) that both databases answer from the two-column index. A row-value `(a, b) IN (...)`
+    is exact, but SQLite answers it with a scan of the whole table, which grows with the store."""
+    return first.in_(sorted({a for a, _ in pairs})), second.in_(sorted({b for _, b in pairs}))
+
+
+def _chunks(items: list[_T], size: int = 400) -> list[list[_T]]:
+    """Bound the number of parameters of one statement (SQLite allows 32,766)."""
+    return [items[start : start + size] for start in range(0, len(items), size)]

@@ -6,7 +6,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -42,8 +41,8 @@ accounts = Table(
     Column("balance", Uint256, nullable=False),  # confirmed on chain
     Column("withdrawal_amount", Uint256, nullable=False),
     Column("withdrawal_available_at", BigInteger, nullable=True),
-    # sum over the payer's channels of (accepted - claimed), kept in step in the same
-    # transactions that change either, so the headroom check reads one row, not all channels
+    # sum over the payer's lanes of (accepted - claimed), kept in step in the same
+    # transactions that change either, so the headroom check reads one row, not all lanes
     Column("outstanding", Uint256, nullable=False),
 )
 
@@ -59,19 +58,38 @@ provisional_withdrawals = Table(
     Column("block_number", BigInteger, nullable=False),
 )
 
-channels = Table(
-    "channels",
+# One row per lane of a payer: an ordered vector of cumulative amounts per payee (see
+# docs/protocol.md). `lane` is below 2^63 on the server (the chain allows 2^64): lanes are numbers
+# the server hands out.
+lanes = Table(
+    "lanes",
     metadata,
-    Column("channel_id", Hex, primary_key=True),
-    Column("payer", ADDRESS, nullable=False),
-    Column("payee", ADDRESS, nullable=False),
-    Column("token", ADDRESS, nullable=False),
+    Column("payer", ADDRESS, primary_key=True),
+    Column("token", ADDRESS, primary_key=True),
+    Column("lane", BigInteger, primary_key=True),
+    Column("signer", ADDRESS, nullable=False),  # the payer (a wallet lane) or the session key of its grant
+    Column("seq", BigInteger, nullable=False),  # vouchers accepted on the lane
+    Column("accepted_total", Uint256, nullable=False),
+    Column("claimed_total", Uint256, nullable=False),
+    Column("claimed_seq", BigInteger, nullable=False),  # the lane_seq of the last claimed voucher
+    # Why the chain skipped the lane's last claim, until something it depends on changes.
+    Column("blocked", String(32), nullable=True),
+    Column("blocked_seq", BigInteger, nullable=True),
+    Column("oldest_unclaimed_at", BigInteger, nullable=True),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# The lane's vector, one row per payee (at most MAX_LANE_ENTRIES per lane).
+lane_entries = Table(
+    "lane_entries",
+    metadata,
+    Column("payer", ADDRESS, primary_key=True),
+    Column("token", ADDRESS, primary_key=True),
+    Column("lane", BigInteger, primary_key=True),
+    Column("payee", ADDRESS, primary_key=True),
     Column("accepted", Uint256, nullable=False),
     Column("claimed", Uint256, nullable=False),
-    Column("latest_receipt", String(66), nullable=True),  # the id of its latest accepted receipt
-    Column("updated_at", BigInteger, nullable=False),
-    Index("ix_channels_payer", "payer", "token"),
-    Index("ix_channels_payee", "payee", "token"),
+    Index("ix_lane_entries_payee", "payee", "token"),
 )
 
 receipts = Table(
@@ -79,22 +97,27 @@ receipts = Table(
     metadata,
     Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
     Column("id", String(66), nullable=False, unique=True),
-    Column("channel_id", Hex, ForeignKey("channels.channel_id"), nullable=False),
     Column("payer", ADDRESS, nullable=False),
-    Column("payee", ADDRESS, nullable=False),
     Column("token", ADDRESS, nullable=False),
-    Column("cumulative_amount", Uint256, nullable=False),
+    Column("lane", BigInteger, nullable=False),
+    Column("lane_seq", BigInteger, nullable=False),
+    Column("payee", ADDRESS, nullable=False),
     Column("price", Uint256, nullable=False),
+    Column("cumulative_amount", Uint256, nullable=False),  # the payee's amount in the signed vector
     Column("purchase", Hex, nullable=False),
-    Column("resource_id", String(128), nullable=False),
-    Column("signer", ADDRESS, nullable=False),
+    Column("entries_hash", Hex, nullable=False),
     Column("signature", Hex, nullable=False),
+    Column("acknowledgement", Hex, nullable=False),
+    Column("signer", ADDRESS, nullable=False),
+    Column("resource_id", String(128), nullable=False),
     Column("status", String(16), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("claim_tx", Hex, nullable=True),
     Column("failure", String(64), nullable=True),
-    # The same voucher twice is one receipt: this constraint is the last line of that defence.
-    UniqueConstraint("channel_id", "cumulative_amount", name="uq_receipts_channel_amount"),
+    # One voucher per position of a lane: the last line of the defence against charging twice.
+    UniqueConstraint("payer", "token", "lane", "lane_seq", name="uq_receipts_lane_seq"),
+    Index("ix_receipts_lane_payee", "payer", "token", "lane", "payee", "lane_seq"),
+    Index("ix_receipts_entries_hash", "entries_hash"),
     Index("ix_receipts_payer", "payer", "seq"),
     Index("ix_receipts_payee", "payee", "seq"),
     Index("ix_receipts_status", "status", "seq"),
@@ -110,17 +133,27 @@ earnings = Table(
     Column("withdrawn", Uint256, nullable=False),
 )
 
-session_keys = Table(
-    "session_keys",
+# Session grants the payers signed (no transaction: they ride with the claims).
+grants = Table(
+    "grants",
     metadata,
     Column("payer", ADDRESS, primary_key=True),
     Column("signer", ADDRESS, primary_key=True),
-    Column("token", ADDRESS, nullable=False),
-    Column("allowance", Uint256, nullable=False),  # remaining on chain
-    Column("outstanding", Uint256, nullable=False),  # accepted from this key, not yet claimed
+    Column("token", ADDRESS, primary_key=True),
+    Column("lane", BigInteger, primary_key=True),
+    Column("max_total", Uint256, nullable=False),
     Column("valid_until", BigInteger, nullable=False),
-    Column("revoke_at", BigInteger, nullable=True),
-    Column("nonce", Uint256, nullable=False),
+    Column("signature", Hex, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# Revocations seen on chain: when each takes effect.
+revocations = Table(
+    "revocations",
+    metadata,
+    Column("payer", ADDRESS, primary_key=True),
+    Column("signer", ADDRESS, primary_key=True),
+    Column("effective_at", BigInteger, nullable=False),
 )
 
 resources = Table(
@@ -170,6 +203,9 @@ chain_cursor = Table(
     Column("block_number", BigInteger, nullable=False),
     Column("block_hash", Hex, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    # The chain's own clock: the timestamp of the newest block seen. Deadlines the chain enforces
+    # (key expiry, revocation, withdrawals) are compared with it, never with the server's clock.
+    Column("head_timestamp", BigInteger, nullable=True),
 )
 
 # Transactions the operator signed, one row per nonce: the signed bytes are kept so a dropped
