@@ -428,6 +428,11 @@ export async function read(resource) {
         left !== null ? `Paying ${money(price)} with your session key…` : `Sign the voucher for ${money(price)} in your wallet…`,
       );
       const receipt = await payer.pay(resource.id, { maxPrice: price });
+      if (payer !== client && state.keyInfo) {
+        // The key's cap bounds its lane's total: the vector just signed says what is left, before any reload.
+        const total = receipt.voucher.entries.reduce((sum, entry) => sum + entry.cumulativeAmount, 0n);
+        state.keyInfo = { ...state.keyInfo, spent: total };
+      }
       state.paid.set(resource.id, receipt);
       clearMessage("read");
       open(resource);
