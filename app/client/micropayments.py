@@ -1,43 +1,14 @@
-"""A Python client for dApps, protocol v2: pay per action with PayerVouchers, session keys by a
-signed grant (no transaction), gasless deposits.
-
-    from app.client import Micropayments
-
-    mp = Micropayments("http://127.0.0.1:8000", key=WALLET_KEY)
-    mp.deposit_with_permit(None, 1_000_000)           # 1 USDC, gasless; None: the hub's first token
-    print(mp.account()["headroom"])                 # base units, once the deposit is indexed
-    receipt = mp.pay("article-1")                   # checks the next voucher, signs it, sends it
-    session, grant = mp.authorize_session_key(max_total=500_000)  # one signature, no transaction
-    app = Micropayments("http://127.0.0.1:8000", key=session.key, payer=mp.payer)
-    app.pay("article-2")                            # at once, no wallet prompt: the key signs
-    mp.sign_in()
-    print([r["resourceId"] for r in mp.receipts()])
-
-The client signs only what it has checked and built itself (app.core.eip712): a voucher is
-signed only if its entries are the lane's previous entries with the resource's payee raised by
-exactly the price (inserted in address order if new) and nothing else changed, for this payer
-and the resource's token, at most 32 entries (`next_voucher`); a grant only for the key it made,
-with the cap and expiry asked (`checked_grant`); a permit field by field. Before it signs again
-after a CumulativeMismatch it checks the server's proof (the lane's latest voucher, signed by the
-payer or one of its keys), and every receipt must carry the operator's acknowledgement. Amounts
-are ints in base units; results are the API's JSON (docs/api-v2.md) with amounts as ints.
-
-    Exception
-    └── MicropaymentsError    refused: stable .code (UNKNOWN_RESOURCE, INSUFFICIENT_FUNDS,
-        │                     UNEXPECTED_TYPED_DATA, UNVERIFIED_RESYNC, ...), .fields
-        └── TransportError    no usable answer (NETWORK, TIMEOUT, HTTP_5xx, UNAVAILABLE): retry later
-"""
+"""The client: requests to the API, the payment, session-key, deposit and sign-in flows."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
-from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
-from itertools import pairwise
+from collections.abc import AsyncGenerator, Mapping
+from dataclasses import replace
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 from eth_account import Account
@@ -48,28 +19,13 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.typing import Subprotocol
 
+from app.client.checks import Purchase, checked, checked_grant, next_voucher, raised, signed_voucher
+from app.client.errors import MicropaymentsError, TransportError
 from app.core import siwe
-from app.core.eip712 import (
-    DOMAIN_NAME,
-    DOMAIN_VERSION,
-    ENTRY_FIELDS,
-    MAX_LANE,
-    MAX_LANE_ENTRIES,
-    MAX_VALID_UNTIL,
-    PAYER_VOUCHER_FIELDS,
-    SESSION_GRANT_FIELDS,
-    Acknowledgement,
-    Domain,
-    Entries,
-    Entry,
-    PayerVoucher,
-    SessionGrant,
-    digest,
-    typed_data,
-)
+from app.core.eip712 import MAX_LANE_ENTRIES, Acknowledgement, Domain, PayerVoucher, digest, typed_data
 from app.core.errors import Refusal
 from app.core.signatures import recover
-from app.core.types import UINT128_MAX, Address, InvalidAddressError, to_address
+from app.core.types import Address, to_address
 
 _AMOUNT_FIELDS = "balance pendingWithdrawal outstanding headroom cumulativeAmount price maxTotal spent lane"
 _AMOUNTS = frozenset(_AMOUNT_FIELDS.split())
@@ -111,31 +67,6 @@ _ACCOUNT_QUERY = f"query($p: Address!, $t: Address!) {{ account(payer: $p, token
 _WATCH = (
     f"subscription($p: Address!, $t: Address!) {{ accountChanged(payer: $p, token: $t) {{ {_ACCOUNT} }} }}"
 )
-
-
-T = TypeVar("T")
-
-
-class MicropaymentsError(Exception):
-    """Refused by the server (or by this client checking the server): `code` is stable."""
-
-    def __init__(self, code: str, message: str, fields: Mapping[str, Any] | None = None) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code, self.message, self.fields = code, message, dict(fields or {})
-
-
-class TransportError(MicropaymentsError):
-    """The server gave no usable answer; the same call may succeed later."""
-
-
-@dataclass(frozen=True)
-class Purchase:
-    """A checked voucher to sign for one action: what it pays, to whom, and the voucher."""
-
-    voucher: PayerVoucher
-    payee: Address
-    price: int
-    resource_id: str
 
 
 class Micropayments:
@@ -352,7 +283,7 @@ class Micropayments:
         latest, voucher = mismatch.get("latest"), purchase.voucher
         if latest is None:
             raise MicropaymentsError("UNVERIFIED_RESYNC", "the server shows no latest voucher to check")
-        proof = _checked(lambda: _signed_voucher(latest))
+        proof = checked(lambda: signed_voucher(latest))
         if (proof.payer, proof.token, proof.lane) != (voucher.payer, voucher.token, voucher.lane):
             raise MicropaymentsError("UNVERIFIED_RESYNC", "its latest voucher is of another lane", latest)
         signer = recover(digest(self._domain(), proof), bytes.fromhex(latest["signature"][2:]))
@@ -446,138 +377,6 @@ class Micropayments:
             raise _graphql_error(body["errors"])
         data: dict[str, Any] = body["data"]
         return data
-
-
-def next_voucher(to_sign: Mapping[str, Any], payer: Address, resource_id: str, domain: Domain) -> Purchase:
-    """The voucher to sign for a VoucherToSign, built from its checked numbers; raises
-    UNEXPECTED_TYPED_DATA unless the proposed message is a PayerVoucher of `payer` in this domain,
-    in the resource's token, on the announced lane, whose entries are `previousEntries` with the
-    resource's payee raised by exactly its price (inserted in address order if new), nothing else
-    changed, at most MAX_LANE_ENTRIES."""
-    return _checked(lambda: _next_voucher(to_sign, payer, resource_id, domain))
-
-
-def _next_voucher(to_sign: Mapping[str, Any], payer: Address, resource_id: str, domain: Domain) -> Purchase:
-    typed, resource = to_sign["typedData"], to_sign["resource"]
-    _check_envelope(
-        typed, "PayerVoucher", {"PayerVoucher": PAYER_VOUCHER_FIELDS, "Entry": ENTRY_FIELDS}, domain
-    )
-    if resource["id"] != resource_id:
-        _refuse(f"the voucher is for {resource['id']}, not {resource_id}")
-    price, payee, token = (
-        _amount(resource["price"]),
-        to_address(resource["payee"]),
-        to_address(resource["token"]),
-    )
-    if price == 0:
-        _refuse("the price is 0")
-    message = typed["message"]
-    if to_address(message["payer"]) != payer:
-        _refuse(f"the voucher is of {message['payer']}, not {payer}")
-    if to_address(message["token"]) != token:
-        _refuse(f"the voucher is in {message['token']}, not the resource's token {token}")
-    lane = int(to_sign["lane"])
-    if not 0 <= lane <= MAX_LANE or int(message["lane"]) != lane:
-        _refuse(f"the message's lane {message['lane']} is not the lane {lane}")
-    purchase = bytes.fromhex(str(message["purchase"]).removeprefix("0x"))
-    if len(purchase) != 32:
-        _refuse("the purchase is not 32 bytes")
-    wanted = raised(_entries(to_sign["previousEntries"]), payee, price)
-    if len(wanted) > MAX_LANE_ENTRIES:
-        _refuse(f"the lane would pay {len(wanted)} payees, more than {MAX_LANE_ENTRIES}")
-    entries = _entries(message["entries"])
-    if entries != wanted:
-        _refuse(f"the entries are not the previous ones with {payee} raised by {price}")
-    return Purchase(PayerVoucher(payer, token, lane, entries, purchase), payee, price, resource_id)
-
-
-def checked_grant(
-    typed: Mapping[str, Any],
-    payer: Address,
-    signer: Address,
-    max_total: int,
-    valid_until: int | None,
-    token: Address,
-    domain: Domain,
-) -> SessionGrant:
-    """The SessionGrant to sign, if the proposed one is exactly the grant asked for (this payer,
-    the new key, the token, the cap, the expiry when given); raises UNEXPECTED_TYPED_DATA otherwise."""
-
-    def check() -> SessionGrant:
-        _check_envelope(typed, "SessionGrant", {"SessionGrant": SESSION_GRANT_FIELDS}, domain)
-        m = typed["message"]
-        grant = SessionGrant(
-            to_address(m["payer"]), to_address(m["signer"]), to_address(m["token"]),
-            int(m["lane"]), _amount(m["maxTotal"]), int(m["validUntil"]),
-        )  # fmt: skip
-        asked = SessionGrant(payer, signer, token, grant.lane, max_total, valid_until or grant.valid_until)
-        if grant != asked:
-            _refuse(f"the grant {grant.message()} is not the one asked for")
-        if not 0 <= grant.lane <= MAX_LANE or not 0 < grant.valid_until <= MAX_VALID_UNTIL:
-            _refuse("the grant's lane or expiry is out of range")
-        return grant
-
-    return _checked(check)
-
-
-def raised(entries: Entries, payee: Address, price: int) -> Entries:
-    """`entries` with `payee` raised by `price`, inserted in address order when new."""
-    before = next((e.cumulative_amount for e in entries if e.payee == payee), 0)
-    rest = [e for e in entries if e.payee != payee]
-    return tuple(sorted([*rest, Entry(payee, before + price)], key=lambda e: int(e.payee, 16)))
-
-
-def _entries(items: Sequence[Mapping[str, Any]]) -> Entries:
-    """A vector from the API, checked: strictly ascending payees, amounts in 1..2^128-1."""
-    entries = tuple(Entry(to_address(e["payee"]), _amount(e["cumulativeAmount"])) for e in items)
-    if any(e.cumulative_amount == 0 for e in entries):
-        _refuse("an entry pays 0")
-    if any(int(a.payee, 16) >= int(b.payee, 16) for a, b in pairwise(entries)):
-        _refuse("the entries are not in strictly ascending order of payees")
-    if len(entries) > MAX_LANE_ENTRIES:
-        _refuse(f"{len(entries)} entries, more than {MAX_LANE_ENTRIES}")
-    return entries
-
-
-def _signed_voucher(latest: Mapping[str, Any]) -> PayerVoucher:
-    purchase = bytes.fromhex(str(latest["purchase"]).removeprefix("0x"))
-    payer, token = to_address(latest["payer"]), to_address(latest["token"])
-    return PayerVoucher(payer, token, int(latest["lane"]), _entries(latest["entries"]), purchase)
-
-
-def _check_envelope(typed: Mapping[str, Any], primary: str, types: Mapping[str, Any], domain: Domain) -> None:
-    """The proposed payload is `primary` with exactly `types`, in the hub's domain."""
-    if typed.get("primaryType") != primary:
-        _refuse(f"a {typed.get('primaryType')}, not a {primary}")
-    proposed = {name: fields for name, fields in typed["types"].items() if name != "EIP712Domain"}
-    if proposed != types:
-        _refuse(f"the types are not {primary}'s")
-    d = typed["domain"]
-    if (d.get("name"), str(d.get("version"))) != (DOMAIN_NAME, DOMAIN_VERSION):
-        _refuse(f"the domain is {d.get('name')} v{d.get('version')}")
-    if int(d["chainId"]) != domain.chain_id or to_address(d["verifyingContract"]) != domain.hub:
-        _refuse("the domain is another chain's or hub's")
-
-
-def _amount(value: Any) -> int:
-    amount = int(value)
-    if not 0 <= amount <= UINT128_MAX or (isinstance(value, float)):
-        _refuse(f"{value!r} is not an amount")
-    return amount
-
-
-def _refuse(why: str) -> None:
-    raise MicropaymentsError("UNEXPECTED_TYPED_DATA", f"not signed: {why}")
-
-
-def _checked(check: Callable[[], T]) -> T:
-    """`check()`, with malformed data (missing keys, bad addresses or numbers) as a refusal to sign."""
-    try:
-        return check()
-    except MicropaymentsError:
-        raise
-    except (KeyError, TypeError, ValueError, InvalidAddressError) as error:
-        raise MicropaymentsError("UNEXPECTED_TYPED_DATA", f"not signed: malformed {error!r}") from error
 
 
 def _graphql_error(errors: list[dict[str, Any]]) -> MicropaymentsError:
