@@ -161,3 +161,40 @@ def test_a_reader_pays_per_article_without_prompts_and_a_creator_withdraws(
     assert report["creator"]["signed"] == {"typedData": [], "messages": 1, "transactions": 1}
     assert chain.usdc.functions.balanceOf(creator.address).call() - wallet_before == creator_sales
     assert report["problems"] == []
+
+
+def test_a_reader_revokes_its_key_and_withdraws_after_the_delay(chain: Chain, tmp_path: Path) -> None:
+    require_chromium()
+    built = subprocess.run([ROOT / "scripts" / "build-demo"], capture_output=True, text=True, check=False)
+    assert built.returncode == 0, built.stderr
+    env = {
+        **server_env(chain, f"sqlite:///{tmp_path / 'micropayments.db'}", str(tmp_path)),
+        "OPERATOR_KEY": DEV_KEYS[6],
+    }
+    shutil.rmtree(SCREENSHOTS / "leaving", ignore_errors=True)
+    leaver = chain.accounts[9]  # has ether: revoking and withdrawing are its own transactions
+    in_wallet = chain.usdc.functions.balanceOf(leaver.address).call()
+
+    server = Server(env, tmp_path / "server.log").start()
+    try:
+        report = walk_the_demo(
+            {
+                "WALK": "leaving",
+                "DEMO_URL": server.url,
+                "LEAVER_KEY": hex_key(leaver.key),
+                "RPC_URL": env["RPC_URL"],
+                "SCREENSHOT_DIR": str(SCREENSHOTS / "leaving"),
+                "CHROMIUM": str(CHROMIUM),
+            }
+        )
+    finally:
+        server.stop()
+
+    # A permit and a grant signed; the revocation, the request and the withdrawal sent.
+    assert report["leaver"]["signed"] == {
+        "typedData": ["Permit", "SessionGrant"],
+        "messages": 1,
+        "transactions": 3,
+    }
+    assert in_wallet - chain.usdc.functions.balanceOf(leaver.address).call() == 600_000  # 1 in, 0.40 back
+    assert report["problems"] == []

@@ -196,14 +196,26 @@ function onAccount(account) {
 }
 
 let ticker = null;
+let chainOffset = 0; // the chain's clock minus ours: a withdrawal becomes available in chain time
+let offsetReadAt = 0;
 
-/** Keeps `state.now` current, once a second, while a withdrawal counts down to its availableAt. */
+/** Keeps `state.now` on the chain's clock, once a second, while a withdrawal counts down to its
+ * withdrawalAvailableAt; the chain's clock is read again every few seconds meanwhile. */
 function tick() {
-  state.now = now();
+  state.now = now() + chainOffset;
   const counting = state.account?.withdrawalAvailableAt && BigInt(state.account.pendingWithdrawal) > 0n;
   if (counting && !ticker) {
     ticker = setInterval(() => {
-      state.now = now();
+      if (Date.now() - offsetReadAt > 5000) {
+        offsetReadAt = Date.now();
+        wallet
+          .chainTime()
+          .then((time) => {
+            chainOffset = time - now();
+          })
+          .catch(() => {});
+      }
+      state.now = now() + chainOffset;
       changed();
     }, 1000);
   } else if (!counting && ticker) {
@@ -236,6 +248,12 @@ export async function connect() {
 }
 
 async function onConnected() {
+  wallet
+    .chainTime()
+    .then((time) => {
+      chainOffset = time - now();
+    })
+    .catch(() => {});
   live.subscribe(
     "account",
     Q.ACCOUNT_CHANGED,
@@ -406,7 +424,7 @@ export async function read(resource) {
     setMessage("read", "error", depositFirst(headroom(), price), null, () => headroom() >= price);
     return;
   }
-  state.now = now();
+  state.now = now() + chainOffset;
   const left = keyLeft();
   if (state.key && left !== null && left < price) {
     setMessage(
@@ -459,7 +477,7 @@ export async function requestWithdrawal(amountText) {
       return;
     }
     await sendAndWait("hub-withdraw", await client.requestWithdrawalTransaction(amount, state.token.address));
-    setMessage("hub-withdraw", "success", `Requested: ${money(amount)} can be withdrawn once the delay has passed.`);
+    clearMessage("hub-withdraw"); // the request shows with its countdown once the server has seen it
     await loadAccount();
   });
 }

@@ -83,6 +83,12 @@ export class Wallet {
     return hexToBigInt(await this.request("eth_call", [{ to: token, data }, "latest"]));
   }
 
+  /** The chain's clock: the latest block's timestamp (unix seconds), which may run ahead of ours. */
+  async chainTime() {
+    const block = await this.request("eth_getBlockByNumber", ["latest", false]);
+    return Number(BigInt(block.timestamp));
+  }
+
   onChange(callback) {
     this.provider.on?.("accountsChanged", callback);
     this.provider.on?.("chainChanged", callback);
