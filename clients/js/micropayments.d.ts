@@ -7,7 +7,7 @@ export declare const MAX_LANE_ENTRIES: 32;
 /** A refusal of the server, an error of the API, a check of this client, or UNAVAILABLE (retry). */
 export declare class MicropaymentsError extends Error {
   constructor(code: string, message: string, fields?: Record<string, unknown>);
-  readonly name: "MicropaymentsError";
+  readonly name: string;
   /** Stable: INSUFFICIENT_FUNDS, CUMULATIVE_MISMATCH, LANE_FULL, SIGNER_CAP_EXCEEDED, UNEXPECTED_TYPED_DATA... */
   readonly code: string;
   readonly fields: Record<string, unknown>;

@@ -137,8 +137,8 @@ const Q = {
  * (createWalletClient({ transport: custom(window.ethereum) }), with or without an account).
  * Without `account` it only reads (anything that signs throws NO_ACCOUNT).
  * `payer` is whose money pays, when `account` is one of its session keys.
- * @param {import("./micropayments").Options} options
- * @returns {import("./micropayments").Micropayments}
+ * @param {import("./micropayments.js").Options} options
+ * @returns {import("./micropayments.js").Micropayments}
  */
 export function createMicropayments(options) {
   const { account } = options;
@@ -361,7 +361,7 @@ export function createMicropayments(options) {
     return transactionOf(Object.values(data)[0]);
   }
 
-  /** @type {import("./micropayments").Micropayments} */
+  /** @type {import("./micropayments.js").Micropayments} */
   const client = {
     payer,
     signer: () => signer.address(),
@@ -554,7 +554,7 @@ export function createMicropayments(options) {
 
 /**
  * How to sign with either a LocalAccount or a WalletClient (JSON-RPC / EIP-1193 wallets).
- * @param {LocalAccount | WalletClient} account
+ * @param {LocalAccount | WalletClient | null | undefined} account
  */
 function signerOf(account) {
   if (account === undefined || account === null) {

@@ -214,7 +214,7 @@ export function checkVoucherToSign(toSign, { payer, resourceId, hub, maxPrice })
 
 /**
  * The PayerVoucher typed data to sign and the PayInput (without its signature) it makes.
- * @param {{ domain: object, payer: Address, token: Address, lane: bigint, entries: Entry[], purchase: Hex,
+ * @param {{ domain: Record<string, any>, payer: Address, token: Address, lane: bigint, entries: Entry[], purchase: Hex,
  *   resourceId: string, price: bigint, payee: Address }} voucher
  */
 export function voucherPayload({ domain, payer, token, lane, entries, purchase, resourceId, price, payee }) {
