@@ -161,14 +161,15 @@ export const hubDomain = (hub) => ({
 function checkTypes(typedData, primaryType, types) {
   if (typedData?.primaryType !== primaryType) refuse(`a ${typedData?.primaryType}, not a ${primaryType}`);
   const { EIP712Domain: domainFields, ...rest } = typedData.types ?? {};
-  const canonical = (/** @type {any} */ value) =>
-    JSON.stringify(Array.isArray(value) ? value.map((field) => [field?.name, field?.type]) : value);
-  if (domainFields !== undefined && canonical(domainFields) !== canonical(DOMAIN_FIELDS.slice(0, domainFields.length))) {
+  const fields = (/** @type {any} */ list) =>
+    JSON.stringify(Array.isArray(list) ? list.map((field) => [field?.name, field?.type]) : list);
+  if (domainFields !== undefined && fields(domainFields) !== fields(DOMAIN_FIELDS.slice(0, domainFields.length))) {
     refuse("its EIP712Domain type is not the standard one");
   }
   // Field order matters (it is in the type hash); the order of the type names does not.
   const names = Object.keys(rest).sort();
-  if (canonical(names) !== canonical(Object.keys(types).sort()) || names.some((n) => canonical(rest[n]) !== canonical(types[n]))) {
+  const wanted = Object.keys(types).sort();
+  if (names.join() !== wanted.join() || names.some((name) => fields(rest[name]) !== fields(types[name]))) {
     refuse(`its types are not ${primaryType}'s`);
   }
 }

@@ -106,6 +106,12 @@ describe("paying", () => {
     "a type with an extra field": (v) => {
       v.typedData.types.PayerVoucher.push({ name: "tip", type: "uint256" });
     },
+    "an extra type": (v) => {
+      v.typedData.types.Tip = [{ name: "amount", type: "uint256" }];
+    },
+    "a field renamed": (v) => {
+      v.typedData.types.Entry[1] = { name: "amount", type: "uint256" };
+    },
     "a price of 0": (v) => {
       v.resource.price = "0";
     },
@@ -121,6 +127,18 @@ describe("paying", () => {
       assert.ok(!server.operations().includes("Pay"));
     });
   }
+
+  test("types listed in another order, with their fields' keys in another order, are the same types", async () => {
+    const server = fakeServer({
+      voucher: (v) => {
+        const { EIP712Domain, PayerVoucher, Entry } = v.typedData.types;
+        v.typedData.types = { Entry: Entry.map(({ name, type }) => ({ type, name })), PayerVoucher, EIP712Domain };
+        return v;
+      },
+    });
+    const receipt = await payerOf(server).client.pay("article-0");
+    assert.equal(receipt.cumulativeAmount, PRICE);
+  });
 
   test("a lane of 32 payees gets no 33rd", async () => {
     const full = Array.from({ length: 32 }, (_, i) => ({
