@@ -109,6 +109,34 @@ def test_an_unbuilt_bundle_says_how_to_build_it(monkeypatch: pytest.MonkeyPatch,
     assert "run scripts/build-demo" in missing.text
 
 
+def test_the_page_checks_before_it_asks_the_wallet_against_a_fake_api() -> None:
+    """tests/e2e/browser/demo-offline.mjs: no chain, no server; the page's own rules."""
+    require_chromium()
+    built = subprocess.run([ROOT / "scripts" / "build-demo"], capture_output=True, text=True, check=False)
+    assert built.returncode == 0, built.stderr
+    shots = SCREENSHOTS.parent / "demo-offline"
+    shutil.rmtree(shots, ignore_errors=True)
+    node = shutil.which("node")
+    assert node is not None, "Node.js is needed (scripts/install says so)"
+    completed = subprocess.run(
+        [node, "tests/e2e/browser/demo-offline.mjs"],
+        cwd=ROOT,
+        env={**os.environ, "SCREENSHOT_DIR": str(shots), "CHROMIUM": str(CHROMIUM)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr + completed.stdout
+    report = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert report["asked"] == {
+        "typedData": ["Permit", "SessionGrant", "PayerVoucher"],
+        "messages": 1,
+        "transactions": 3,
+    }
+    assert report["problems"] == []
+
+
 def test_a_reader_pays_per_article_without_prompts_and_a_creator_withdraws(
     chain: Chain, tmp_path: Path
 ) -> None:

@@ -159,7 +159,12 @@ export function fakeServer(tamper = {}) {
         return {
           sessionKeys: [...grants.values()]
             .filter((grant) => grant.payer.toLowerCase() === v.payer.toLowerCase())
-            .map((grant) => ({ ...grant, spent: "0", revokedAt: null })),
+            .map((grant) => {
+              // A key's spending is its lane's total, whoever signed on the lane.
+              const lane = lanes.get(laneKey(grant.payer, BigInt(grant.lane))) ?? [];
+              const spent = lane.reduce((sum, entry) => sum + entry.cumulativeAmount, 0n);
+              return { ...grant, spent: String(spent), revokedAt: null };
+            }),
         };
       case "GrantToSign": {
         const typedData = {
