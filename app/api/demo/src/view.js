@@ -109,7 +109,9 @@ function renderReader() {
   keyButton.setAttribute("aria-busy", String(state.busy.has("key")));
   keyButton.textContent = usable ? "Replace" : "Authorise";
   if (state.messages.key) renderStatus(byId("key-status"), "key");
-  else if (usable) {
+  else if (usable && keyLeft() === 0n) {
+    setStatus(byId("key-status"), "Your session key has spent its whole cap: authorise a new one to keep reading without prompts.", "pending");
+  } else if (usable) {
     const info = state.keyInfo;
     setStatus(
       byId("key-status"),
@@ -135,7 +137,7 @@ function renderReader() {
   const steps = {
     "step-connect": state.session !== null,
     "step-deposit": account !== null && BigInt(account.balance) > 0n,
-    "step-key": keyLeft() !== null,
+    "step-key": (keyLeft() ?? 0n) > 0n,
   };
   let activeFound = false;
   for (const [id, done] of Object.entries(steps)) {
