@@ -110,6 +110,7 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
 
     /// @dev What the entries of one block add up to.
     struct Scan {
+        uint256 added; // entries whose delta is in the claim's totals
         bool valid;
         bool previousMatches;
         bytes32 entriesHash;
@@ -432,9 +433,9 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
         address token = context.token;
         bytes32 commitment = _lanes[token][b.payer][b.lane];
         Scan memory scan = _scanEntries(context, b, commitment);
-        if (!scan.valid) return _skip(b, token, bytes32(0), SkipReason.EntriesInvalid);
-        if (!scan.previousMatches) return _skip(b, token, scan.entriesHash, SkipReason.PreviousMismatch);
-        if (scan.delta == 0) return _skip(b, token, scan.entriesHash, SkipReason.NothingDue);
+        if (!scan.valid) return _reject(context, b, scan, bytes32(0), SkipReason.EntriesInvalid);
+        if (!scan.previousMatches) return _reject(context, b, scan, scan.entriesHash, SkipReason.PreviousMismatch);
+        if (scan.delta == 0) return _reject(context, b, scan, scan.entriesHash, SkipReason.NothingDue);
 
         bytes32 digest = MessageHashUtils.toTypedDataHash(
             context.domainSeparator,
@@ -445,28 +446,31 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
                 b.flags & FLAG_ACKNOWLEDGEMENT == 0
                     || _recover(_acknowledgementDigest(context.domainSeparator, digest), b.acknowledgement, b.acknowledgementLength)
                         != context.operator
-            ) return _skip(b, token, scan.entriesHash, SkipReason.NotAcknowledged);
+            ) return _reject(context, b, scan, scan.entriesHash, SkipReason.NotAcknowledged);
         }
 
         (address signer, SkipReason reason) = _signerOf(context, b, digest, scan.total);
-        if (signer == address(0)) return _skip(b, token, scan.entriesHash, reason);
+        if (signer == address(0)) return _reject(context, b, scan, scan.entriesHash, reason);
 
         Account storage account = _accounts[token][b.payer];
         uint256 balance = account.balance;
-        if (scan.delta > balance) return _skip(b, token, scan.entriesHash, SkipReason.InsufficientBalance);
+        if (scan.delta > balance) {
+            return _reject(context, b, scan, scan.entriesHash, SkipReason.InsufficientBalance);
+        }
 
         _lanes[token][b.payer][b.lane] = scan.entriesHash;
         unchecked {
             // scan.delta <= balance was checked just above.
             account.balance = uint128(balance - scan.delta);
         }
-        _addDeltas(context, b);
         emit VoucherClaimed(b.payer, token, b.lane, scan.entriesHash, signer, scan.delta);
     }
 
-    /// @dev Validates the block's entries and hashes them in one pass over calldata: one keccak per entry
-    /// for the new vector, and one per non-zero previous amount only when the lane has a commitment (an
-    /// empty lane matches exactly when every previous amount is 0).
+    /// @dev Validates the block's entries, hashes them, and adds each entry's delta to its payee's total for
+    /// the claim, in one pass over calldata: one keccak per entry for the new vector, and one per non-zero
+    /// previous amount only when the lane has a commitment (an empty lane matches exactly when every
+    /// previous amount is 0). The deltas are added before the block is known to pass, because blocks
+    /// nearly always do; `_reject` takes them back out (`scan.added` of them) when it does not.
     function _scanEntries(ClaimContext memory context, Block memory b, bytes32 commitment)
         private
         pure
@@ -474,50 +478,54 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
     {
         uint256 count = b.entryCount;
         if (count == 0 || count > MAX_LANE_ENTRIES) return scan;
-        uint256 entries = b.entries;
+        uint256 at = b.entries;
         uint256 table = context.table;
         uint256 payeeCount = context.payeeCount;
         uint256 work = context.work;
-        bool valid = true;
+        uint256 deltas = _pointer(context.deltas);
+        uint256 added;
         uint256 delta;
         uint256 total;
         uint256 previousCount;
         assembly ("memory-safe") {
-            // Reads calldata already bounds-checked by _readBlock; writes only the claim's work area.
-            // No overflow: at most 32 amounts below 2^128 are added, and previous <= next is checked first.
+            // Reads calldata already bounds-checked by _readBlock; writes only the claim's work area and
+            // its deltas array (index < payeeCount is checked first). No overflow: at most 32 amounts
+            // below 2^128 are added, previous <= next is checked first, and a payee's total is bounded
+            // by the balances it is paid from.
             let last := 0
-            for { let i := 0 } lt(i, count) { i := add(i, 1) } {
-                let at := add(entries, mul(i, ENTRY_SIZE))
+            let newHashes := add(work, WORK_NEW)
+            let previousHashes := add(work, WORK_PREVIOUS)
+            for {} lt(added, count) {} {
                 let word := calldataload(at)
                 let index := byte(0, word)
+                if iszero(lt(index, payeeCount)) { break }
                 let previous := and(shr(120, word), 0xffffffffffffffffffffffffffffffff)
                 let next := shr(128, calldataload(add(at, 17)))
-                if iszero(lt(index, payeeCount)) {
-                    valid := 0
-                    break
-                }
                 let payee := shr(96, calldataload(add(table, mul(index, 20))))
                 // Strictly ascending payees also refuses the zero payee (last starts at 0).
-                if or(iszero(gt(payee, last)), or(iszero(next), gt(previous, next))) {
-                    valid := 0
-                    break
-                }
+                if or(iszero(gt(payee, last)), or(iszero(next), gt(previous, next))) { break }
                 last := payee
                 mstore(add(work, 0x20), payee)
                 mstore(add(work, 0x40), next)
-                mstore(add(add(work, WORK_NEW), shl(5, i)), keccak256(work, 0x60))
+                mstore(add(newHashes, shl(5, added)), keccak256(work, 0x60))
                 if previous {
                     if commitment {
                         mstore(add(work, 0x40), previous)
-                        mstore(add(add(work, WORK_PREVIOUS), shl(5, previousCount)), keccak256(work, 0x60))
+                        mstore(add(previousHashes, shl(5, previousCount)), keccak256(work, 0x60))
                     }
                     previousCount := add(previousCount, 1)
                 }
-                delta := add(delta, sub(next, previous))
+                let owed := sub(next, previous)
+                let slot := add(deltas, shl(5, index))
+                mstore(slot, add(mload(slot), owed))
+                delta := add(delta, owed)
                 total := add(total, next)
+                added := add(added, 1)
+                at := add(at, ENTRY_SIZE)
             }
         }
-        if (!valid) return scan;
+        scan.added = added;
+        if (added < count) return scan;
         bytes32 newHash;
         bool previousMatches;
         assembly ("memory-safe") {
@@ -536,6 +544,27 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
         scan.entriesHash = newHash;
         scan.delta = delta;
         scan.total = total;
+    }
+
+    /// @dev A skipped block changes nothing: takes its deltas back out of the claim's totals, then says why.
+    function _reject(ClaimContext memory context, Block memory b, Scan memory scan, bytes32 hash, SkipReason reason)
+        private
+    {
+        uint256 deltas = _pointer(context.deltas);
+        uint256 at = b.entries;
+        uint256 added = scan.added;
+        assembly ("memory-safe") {
+            // Exactly the entries _scanEntries added (validated, so index < payeeCount and previous <= next).
+            for { let i := 0 } lt(i, added) { i := add(i, 1) } {
+                let word := calldataload(at)
+                let slot := add(deltas, shl(5, byte(0, word)))
+                let previous := and(shr(120, word), 0xffffffffffffffffffffffffffffffff)
+                let next := shr(128, calldataload(add(at, 17)))
+                mstore(slot, sub(mload(slot), sub(next, previous)))
+                at := add(at, ENTRY_SIZE)
+            }
+        }
+        emit VoucherSkipped(b.payer, context.token, b.lane, hash, reason);
     }
 
     /// @dev Who signed the voucher: the payer (ECDSA, or EIP-1271 when it has code), else the grant's key
@@ -570,42 +599,41 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
         return (signer, SkipReason.EntriesInvalid);
     }
 
-    /// @dev Adds each entry's delta to its payee's running total for this claim.
-    function _addDeltas(ClaimContext memory context, Block memory b) private pure {
-        uint256 deltas = _pointer(context.deltas);
-        uint256 entries = b.entries;
-        uint256 count = b.entryCount;
-        assembly ("memory-safe") {
-            // Entries were validated by _scanEntries (index < payeeCount, previous <= next); a payee's
-            // total is bounded by the balances it is paid from, far below 2^256.
-            for { let i := 0 } lt(i, count) { i := add(i, 1) } {
-                let at := add(entries, mul(i, ENTRY_SIZE))
-                let word := calldataload(at)
-                let slot := add(deltas, shl(5, byte(0, word)))
-                let previous := and(shr(120, word), 0xffffffffffffffffffffffffffffffff)
-                let next := shr(128, calldataload(add(at, 17)))
-                mstore(slot, add(mload(slot), sub(next, previous)))
-            }
-        }
-    }
-
     /// @dev Writes each payee's earnings slot once for the whole claim, then the fee recipient's.
     function _creditEarnings(ClaimContext memory context) private {
         address token = context.token;
         FeeConfig memory fee = _fee;
-        uint256[] memory deltas = context.deltas;
+        uint256 bps = fee.bps;
+        uint256 deltas = _pointer(context.deltas);
+        uint256 payeeCount = context.payeeCount;
+        uint256 table = context.table;
+        bytes32 earned = Earned.selector;
         uint256 fees;
-        for (uint256 i; i < deltas.length; ++i) {
-            uint256 gross = deltas[i];
-            if (gross == 0) continue;
-            address payee = _payeeAt(context.table, i);
-            uint256 cut = gross * fee.bps / 10_000;
-            unchecked {
-                // cut <= gross; earnings are bounded by the tokens the hub holds.
-                _earnings[token][payee] += gross - cut;
-                fees += cut;
+        assembly ("memory-safe") {
+            // _earnings[token][payee] += gross - cut, and Earned(payee, token, gross - cut, cut), per payee
+            // with a non-zero gross. The slot is keccak(payee . keccak(token . _earnings.slot)), as Solidity
+            // lays out nested mappings. No overflow: gross is bounded by the balances it came from, bps <= 100,
+            // and earnings by the tokens the hub holds. The event's data is built past the free memory pointer.
+            mstore(0x00, token)
+            mstore(0x20, _earnings.slot)
+            let tokenSlot := keccak256(0x00, 0x40)
+            let data := mload(0x40)
+            for { let i := 0 } lt(i, payeeCount) { i := add(i, 1) } {
+                let gross := mload(add(deltas, shl(5, i)))
+                if gross {
+                    let cut := div(mul(gross, bps), 10000)
+                    let amount := sub(gross, cut)
+                    let payee := shr(96, calldataload(add(table, mul(i, 20))))
+                    mstore(0x00, payee)
+                    mstore(0x20, tokenSlot)
+                    let slot := keccak256(0x00, 0x40)
+                    sstore(slot, add(sload(slot), amount))
+                    mstore(data, amount)
+                    mstore(add(data, 0x20), cut)
+                    log3(data, 0x40, earned, payee, token)
+                    fees := add(fees, cut)
+                }
             }
-            emit Earned(payee, token, gross - cut, cut);
         }
         if (fees != 0) {
             unchecked {
@@ -614,10 +642,6 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
             }
             emit Earned(fee.recipient, token, fees, 0);
         }
-    }
-
-    function _skip(Block memory b, address token, bytes32 hash, SkipReason reason) private {
-        emit VoucherSkipped(b.payer, token, b.lane, hash, reason);
     }
 
     // ============================================================ signatures
@@ -751,10 +775,6 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
             // One calldata word; callers check `offset` is inside the claim data.
             word := calldataload(offset)
         }
-    }
-
-    function _payeeAt(uint256 table, uint256 index) private pure returns (address) {
-        return address(uint160(_word(table + 20 * index) >> 96));
     }
 
     function _pointer(uint256[] memory array) private pure returns (uint256 pointer) {
