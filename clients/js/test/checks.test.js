@@ -4,11 +4,11 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 
-import { getAddress, keccak256, recoverTypedDataAddress } from "viem";
+import { getAddress, hashTypedData, keccak256, recoverTypedDataAddress } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 
 import { MicropaymentsError, createMicropayments, raised } from "../micropayments.js";
-import { SESSION_GRANT_TYPES, withBigInts } from "../typed-data.js";
+import { ACKNOWLEDGEMENT_TYPES, SESSION_GRANT_TYPES, voucherPayload, withBigInts } from "../typed-data.js";
 import { HUB, OTHER_TOKEN, PAYEES, PRICE, TOKEN, fakeServer } from "./fake-server.js";
 
 const URL = "http://fake.test";
@@ -45,6 +45,51 @@ describe("raising a lane's vector", () => {
     const thrice = raised(twice, a, 1n);
     assert.deepEqual(amounts(thrice), [[a, 1n], [b, 5n], [c, 7n]]);
     assert.deepEqual(amounts(raised(thrice, b, 5n)), [[a, 1n], [b, 10n], [c, 7n]]);
+  });
+});
+
+describe("what is signed", () => {
+  // The same digests as app/core/eip712.py computes (and the contract, in the server's tests).
+  const domain = { name: "MicropaymentHub", version: "2", chainId: 31337, verifyingContract: HUB };
+  const payer = getAddress(`0x${"22".repeat(20)}`);
+
+  test("a PayerVoucher hashes as the server and the hub hash it", () => {
+    const voucher = voucherPayload({
+      domain,
+      payer,
+      token: TOKEN,
+      lane: 7n,
+      entries: [
+        { payee: PAYEES[1], cumulativeAmount: 10_000n },
+        { payee: PAYEES[0], cumulativeAmount: 25_000n },
+      ],
+      purchase: `0x${"ab".repeat(32)}`,
+      resourceId: "article-0",
+      price: PRICE,
+      payee: PAYEES[0],
+    });
+    const digest = hashTypedData(withBigInts(voucher.typedData));
+    assert.equal(digest, "0xf2bde5cffea1bc87bb216a3c05e3fdc2a3c70443952b90b1933a77ed419a0afd");
+    const acknowledgement = hashTypedData({
+      domain: { ...domain, chainId: 31337n },
+      types: ACKNOWLEDGEMENT_TYPES,
+      primaryType: "Acknowledgement",
+      message: { voucherDigest: digest },
+    });
+    assert.equal(acknowledgement, "0x99b4cc563dc52cd5a7a7ade1a33061178451c4a3d148972e1e274e055618fe54");
+  });
+
+  test("a SessionGrant hashes as the server and the hub hash it", () => {
+    const grant = { payer, signer: getAddress(`0x${"33".repeat(20)}`), token: TOKEN, lane: "7" };
+    const digest = hashTypedData(
+      withBigInts({
+        domain,
+        types: SESSION_GRANT_TYPES,
+        primaryType: "SessionGrant",
+        message: { ...grant, maxTotal: "500000", validUntil: "1900000000" },
+      }),
+    );
+    assert.equal(digest, "0x7036c1254c5c5aa3518d62369873a1a0870546194551286bb7d620e76f485e5e");
   });
 });
 
