@@ -112,7 +112,12 @@ async function graphql({ query, variables }) {
 
 /** The wallet's answers (EIP-1193), counting what it signs and sends. */
 let connected = false;
+let declineNext = false; // the user says no to the next signature
 async function walletAnswer(method, params) {
+  if (declineNext && /^(eth_sign|personal_sign|eth_sendTransaction)/.test(method)) {
+    declineNext = false;
+    throw Object.assign(new Error("User rejected the request."), { code: 4001 });
+  }
   switch (method) {
     case "eth_requestAccounts":
       connected = true;
@@ -225,8 +230,13 @@ try {
   await page.getByText("Credited: 5.00 USDC is in the hub.").waitFor();
   await depositFirst.waitFor({ state: "detached" }); // no longer true: gone
 
-  // A key with a cap of two reads: the third read is stopped before any signature.
+  // A declined signature is said as such, and the next try works.
+  declineNext = true;
   await page.getByLabel("Spending cap").fill("0.02");
+  await page.getByRole("button", { name: "Authorise", exact: true }).click();
+  await page.getByText("You declined the request in your wallet.").waitFor();
+
+  // A key with a cap of two reads: the third read is stopped before any signature.
   await page.getByRole("button", { name: "Authorise", exact: true }).click();
   await page.getByText("Session key active.").waitFor();
   for (const i of [0, 1]) {

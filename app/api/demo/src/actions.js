@@ -71,8 +71,9 @@ function explainError(error) {
     case "RATE_LIMITED":
       return "Too many requests at once: wait a moment and try again.";
   }
-  if (error instanceof Error && !("code" in error) && !error.fields) return explain(error).message;
-  return error?.message ?? String(error);
+  // Not the client's: the wallet's (declined, not connected) or the page's own.
+  if (error?.name !== "MicropaymentsError") return explain(error).message;
+  return error.message;
 }
 
 function depositFirst(available, price) {
