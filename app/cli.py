@@ -98,13 +98,15 @@ def _settle(args: argparse.Namespace) -> int:
         services.indexer.sync_once()
         services.transactions.tick()
         result = services.settler.settle_once(force=True)
-        print(f"{result.channels} channels: {result.reason}")
-        if result.submitted is not None:
-            tx = services.transactions.wait(result.submitted.nonce, timeout=args.timeout)
+        print(f"{result.lanes} lanes: {result.reason} ({result.blocked} the chain would skip: left blocked)")
+        status = 0
+        for submitted in result.submitted:
+            tx = services.transactions.wait(submitted.nonce, timeout=args.timeout)
             print(f"claim nonce {tx.nonce} {tx.status} in block {tx.block_number}: 0x{tx.hashes[-1].hex()}")
+            status = status or (0 if tx.status == "mined" else 1)
+        if result.submitted:
             services.indexer.sync_once()
-            return 0 if tx.status == "mined" else 1
-        return 0
+        return status
     finally:
         services.close()
 

@@ -126,6 +126,7 @@ def build(settings: Settings, clock: Clock = system_clock) -> Services:
         max_age=settings.settle_max_age,
         max_outstanding=settings.settle_max_outstanding,
         urgency=settings.settle_urgency,
+        max_gas_per_hour=settings.settle_max_gas_per_hour,
     )
     return Services(
         settings=settings,
@@ -141,7 +142,7 @@ def build(settings: Settings, clock: Clock = system_clock) -> Services:
         indexer=Indexer(db, hub, bus, clock, start_block, settings.confirmations),
         relay=Relay(transactions),
         transactions=transactions,
-        settler=Settler(db, transactions, clock, policy) if transactions else None,
+        settler=Settler(db, hub, transactions, clock, policy) if transactions else None,
         exits=Exits(db, domain),
     )
 

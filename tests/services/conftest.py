@@ -14,7 +14,7 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from app.chain.fake import FakeHub
+from app.chain.fake import FakeHub, FakeOperator
 from app.core.eip712 import Domain
 from app.core.receipts import Receipt
 from app.core.types import Address, to_address
@@ -128,6 +128,14 @@ class FakeWorld:
     clock: FakeClock
     operator: LocalAccount
     token: Address = TOKEN
+    _sender: FakeOperator | None = None
+
+    @property
+    def sender(self) -> FakeOperator:
+        """The operator's key sending to the fake hub (one per world: it keeps the nonces)."""
+        if self._sender is None:
+            self._sender = FakeOperator(self.hub)
+        return self._sender
 
     @property
     def domain(self) -> Domain:
