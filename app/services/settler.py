@@ -165,7 +165,7 @@ class Settler:
             for lane in lanes:
                 if len(batch) >= self._policy.max_batch:
                     break
-                block = settlement.claim_block(conn, lane)
+                block = settlement.claim_block(conn, lane.key, lane.seq)
                 more = {entry.payee for entry in block.voucher.entries} - payees
                 if len(payees) + len(more) > MAX_PAYEES_PER_CLAIM:
                     continue  # a later lane with fewer new payees may still fit

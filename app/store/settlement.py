@@ -11,7 +11,15 @@ from app.core.claims import ClaimBlock, SignedGrant
 from app.core.eip712 import PayerVoucher, SessionGrant
 from app.core.types import Address
 from app.store.payments import LaneKey, lane_vector, vector_at
-from app.store.tables import accounts, grants, lanes, provisional_withdrawals, receipts, revocations
+from app.store.tables import (
+    accounts,
+    grants,
+    lane_entries,
+    lanes,
+    provisional_withdrawals,
+    receipts,
+    revocations,
+)
 
 
 @dataclass(frozen=True)
@@ -107,29 +115,59 @@ def unclaimed(conn: Connection) -> list[Unclaimed]:
     return found
 
 
-def claim_block(conn: Connection, lane: Unclaimed, with_acknowledgement: bool = False) -> ClaimBlock:
-    """The block that claims the lane's latest accepted voucher from its claimed vector: the whole
-    vector, its signature, the grant when a key signed, and (for anyone but the operator to send
-    it) the operator's acknowledgement."""
+def claim_block(conn: Connection, key: LaneKey, seq: int, with_acknowledgement: bool = False) -> ClaimBlock:
+    """The block that claims the lane's voucher `seq` from its claimed vector: the whole vector, its
+    signature, the grant when a key signed, and (for anyone but the operator to send it) the
+    operator's acknowledgement."""
+    payer, token, lane = key
     columns = (receipts.c.purchase, receipts.c.signature, receipts.c.acknowledgement, receipts.c.signer)
     latest = conn.execute(
         select(*columns).where(
-            receipts.c.payer == lane.payer, receipts.c.token == lane.token, receipts.c.lane == lane.lane,
-            receipts.c.lane_seq == lane.seq,
+            receipts.c.payer == payer, receipts.c.token == token, receipts.c.lane == lane,
+            receipts.c.lane_seq == seq,
         )
     ).one()  # fmt: skip
-    vector = vector_at(conn, lane.payer, lane.token, lane.lane, lane.seq)
-    voucher = PayerVoucher(lane.payer, lane.token, lane.lane, vector, latest.purchase)
+    voucher = PayerVoucher(payer, token, lane, vector_at(conn, payer, token, lane, seq), latest.purchase)
     grant = None
-    if latest.signer != lane.payer:
-        grant = find_grant(conn, lane.payer, latest.signer, lane.token, lane.lane)
+    if latest.signer != payer:
+        grant = find_grant(conn, payer, latest.signer, token, lane)
     return ClaimBlock(
         voucher=voucher,
         signature=latest.signature,
-        previous=lane_vector(conn, lane.payer, lane.token, lane.lane, claimed=True),
+        previous=lane_vector(conn, payer, token, lane, claimed=True),
         grant=grant,
         acknowledgement=latest.acknowledgement if with_acknowledgement else None,
     )
+
+
+def owed_to(conn: Connection, payee: Address) -> list[tuple[LaneKey, int]]:
+    """(lane, its latest accepted voucher) of every lane whose accepted vector pays `payee` more than
+    its claimed one."""
+    query = (
+        select(
+            lanes.c.payer,
+            lanes.c.token,
+            lanes.c.lane,
+            lanes.c.seq,
+            lane_entries.c.accepted,
+            lane_entries.c.claimed,
+        )
+        .join(
+            lane_entries,
+            and_(
+                lane_entries.c.payer == lanes.c.payer,
+                lane_entries.c.token == lanes.c.token,
+                lane_entries.c.lane == lanes.c.lane,
+            ),
+        )
+        .where(lane_entries.c.payee == payee)
+        .order_by(lanes.c.token, lanes.c.payer, lanes.c.lane)
+    )
+    return [
+        ((row.payer, row.token, row.lane), row.seq)
+        for row in conn.execute(query)
+        if row.accepted > row.claimed
+    ]
 
 
 def find_grant(
