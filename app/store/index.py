@@ -4,7 +4,8 @@ transaction that also moves the indexer's cursor, so each event is applied exact
 A lane's claim (VoucherClaimed) names the hash of the vector it paid; the lane's receipt with that
 hash says which voucher it was, and everything up to it on the lane is claimed. A skip
 (VoucherSkipped) blocks the lane at its current seq until something it depends on changes: a new
-voucher on the lane, a claim of it, or (for INSUFFICIENT_BALANCE) a deposit.
+voucher on the lane, a claim of it, or (for INSUFFICIENT_BALANCE) a deposit. PREVIOUS_MISMATCH is
+the exception: the claim that caused it is already applied when the skip is (see _apply_skip).
 """
 
 from __future__ import annotations
@@ -260,6 +261,12 @@ def _apply_skip(conn: Connection, event: ev.VoucherSkipped) -> None:
         "the hub skipped a claim of payer %s, token %s, lane %d: %s",
         event.payer, event.token, event.lane, event.reason.name,
     )  # fmt: skip
+    if event.reason is ledger.SkipReason.PREVIOUS_MISMATCH:
+        # Events apply in chain order: whatever claim moved the lane's commitment before this block
+        # has been applied already, so the store's claimed vector is the chain's again (or that claim
+        # was logged as unknown). Blocking would leave the lane waiting for a change already seen; the
+        # settler checks the commitment before each claim and blocks the lane then if it still differs.
+        return
     conn.execute(update(lanes).where(where).values(blocked=event.reason.name, blocked_seq=lane.seq))
     if event.reason in ledger.FINAL_SKIPS:
         conn.execute(

@@ -183,3 +183,18 @@ def test_a_lane_claimed_twice_in_one_claim_is_claimed_at_its_latest_voucher(fake
     assert (lane.claimed_total, lane.claimed_seq, lane.oldest_unclaimed_at) == (150, 2, None)
     assert row(world, accounts, payer=address(payer)).outstanding == 0
     assert row(world, lane_entries, payer=address(payer), payee=A).claimed == 150
+
+
+def test_a_skip_for_a_claim_that_raced_another_leaves_the_lane_claimable(fake_world: FakeWorld) -> None:
+    world, payer = fake_world, new_key()
+    world.fund(payer, 1_000)
+    first = world.pay(payer, A, 100)
+    second = world.pay(payer, A, 50)
+    # A creator claims the first voucher while the operator's claim of the second, built before
+    # that, is still on its way: the operator's block names a previous the lane no longer has.
+    world.hub.claim(world.hub.operator(), world.token, encode_claim([claim_of(world, first)]))
+    (skipped,) = world.hub.claim(world.hub.operator(), world.token, encode_claim([claim_of(world, second)]))
+    assert skipped.reason is SkipReason.PREVIOUS_MISMATCH  # type: ignore[union-attr]
+    world.sync()
+    lane = lane_row(world, second)
+    assert (lane.blocked, lane.claimed_seq) == (None, 1)
