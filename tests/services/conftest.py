@@ -158,12 +158,19 @@ class FakeWorld:
                       now=self.clock(), **options)  # fmt: skip
 
 
-@pytest.fixture
-def fake_world(tmp_path: Path) -> Iterator[FakeWorld]:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fake_world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FakeWorld]:
+    from tests.e2e.servers import postgres_database
+
     operator = new_key()
     hub = FakeHub(operator=address(operator))
     hub.allow_token(TOKEN)
-    db = Database(f"sqlite:///{tmp_path / 'fake.db'}")
-    db.migrate()
-    yield FakeWorld(hub, db, FakeClock(hub.now), operator)
-    db.dispose()
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path / 'fake.db'}"
+        else:
+            url = stack.enter_context(postgres_database())
+        db = Database(url)
+        stack.callback(db.dispose)
+        db.migrate()
+        yield FakeWorld(hub, db, FakeClock(hub.now), operator)
