@@ -11,10 +11,12 @@ from sqlalchemy import select
 
 from app.core.claims import ClaimBlock, encode_claim
 from app.core.eip712 import Entries
+from app.core.errors import Transient
 from app.core.ledger import SkipReason
 from app.core.receipts import Receipt, ReceiptStatus
 from app.core.types import to_address
-from app.services.indexer import ReorgTooDeep
+from app.services.events import MemoryBus
+from app.services.indexer import Indexer, ReorgTooDeep
 from app.store import payments
 from app.store.tables import accounts, earnings, lane_entries, lanes, receipts, revocations
 from tests.builders import address, entries, make_block, make_grant, new_key
@@ -198,3 +200,29 @@ def test_a_skip_for_a_claim_that_raced_another_leaves_the_lane_claimable(fake_wo
     world.sync()
     lane = lane_row(world, second)
     assert (lane.blocked, lane.claimed_seq) == (None, 1)
+
+
+def test_a_dead_node_is_transient_and_leaves_the_store_untouched(
+    fake_world: FakeWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_world.hub.deposit(address(new_key()), fake_world.token, 500)
+
+    def down(start: int, end: int) -> list[Any]:
+        raise Transient("chain node: reading hub logs failed: the node is unreachable")
+
+    monkeypatch.setattr(fake_world.hub, "events", down)
+    with pytest.raises(Transient):
+        fake_world.sync()
+    with fake_world.db.read() as conn:
+        assert conn.execute(select(accounts)).all() == []
+    assert fake_world.indexer().cursor() is None
+
+
+def test_chunk_by_chunk_indexing_reaches_the_same_state(fake_world: FakeWorld) -> None:
+    payers = [address(new_key()) for _ in range(5)]
+    for amount, payer in enumerate(payers, start=1):
+        fake_world.hub.deposit(payer, fake_world.token, amount)
+    indexer = Indexer(fake_world.db, fake_world.hub, MemoryBus(), fake_world.clock, 0, 0, chunk_size=2)
+    assert indexer.sync_once().events == 6  # the token's listing, then five deposits
+    with fake_world.db.read() as conn:
+        assert sorted(r.balance for r in conn.execute(select(accounts))) == [1, 2, 3, 4, 5]
