@@ -2,7 +2,7 @@
 
     interface Refusal { code message }
     ├── Refused              any refusal, with its structured `fields` as JSON
-    ├── CumulativeMismatch   the expected amount and the latest accepted voucher, to resynchronise
+    ├── CumulativeMismatch   the expected entries and the lane's latest accepted voucher, to resynchronise
     └── InsufficientFunds    the headroom and the price
 
 `refusal_type()` turns an `app.core.errors.Refusal` into the most specific of
@@ -20,10 +20,10 @@ from typing import Any
 import strawberry
 from strawberry.scalars import JSON
 
-from app.api.scalars import MAX_SAFE_INTEGER, Amount, Bytes, Bytes32
+from app.api.scalars import MAX_SAFE_INTEGER, Amount
+from app.api.types import Entry, SignedVoucher
 from app.core import errors as core
-from app.core import rules
-from app.core.types import Address
+from app.core.receipts import SignedVoucher as DomainSignedVoucher
 
 
 @strawberry.interface(description="Why a request was refused: safe to show, with a stable `code`.")
@@ -39,35 +39,14 @@ class Refused(Refusal):
     )
 
 
-@strawberry.type(description="A voucher and its signature, as the server accepted them.")
-class SignedVoucher:
-    payer: Address
-    payee: Address
-    token: Address
-    cumulative_amount: Amount
-    purchase: Bytes32
-    signature: Bytes
-
-    @classmethod
-    def from_domain(cls, signed: rules.SignedVoucher) -> SignedVoucher:
-        voucher = signed.voucher
-        return cls(
-            payer=voucher.payer,
-            payee=voucher.payee,
-            token=voucher.token,
-            cumulative_amount=Amount(voucher.cumulative_amount),
-            purchase=Bytes32(voucher.purchase),
-            signature=Bytes(signed.signature),
-        )
-
-
 @strawberry.type(
-    description="cumulativeAmount is not the channel's accepted amount plus the price. `latest` is the "
-    "server's latest accepted voucher of the channel (check its signature), `expected` the amount to sign."
+    description="The voucher is not the lane's last accepted vector with the payee raised by the price. "
+    "`latest` is the server's latest accepted voucher of the lane (check its signature), `expected` the "
+    "entries to sign."
 )
 class CumulativeMismatch(Refusal):
-    expected: Amount
-    latest: SignedVoucher | None
+    expected: list[Entry] = strawberry.field(description="The entries the voucher must have.")
+    latest: SignedVoucher | None = strawberry.field(description="The lane's latest accepted voucher.")
 
 
 @strawberry.type(description="The payer's headroom does not cover the price: deposit more.")
@@ -78,7 +57,7 @@ class InsufficientFunds(Refusal):
 
 RefusalType = Refused | CumulativeMismatch | InsufficientFunds
 
-_AMOUNT_FIELDS = frozenset({"expected", "headroom", "price", "available", "allowance"})
+_AMOUNT_FIELDS = frozenset({"headroom", "price", "cap", "total"})
 
 
 def refusal_type(refusal: core.Refusal) -> RefusalType:
@@ -89,8 +68,8 @@ def refusal_type(refusal: core.Refusal) -> RefusalType:
         return CumulativeMismatch(
             code=refusal.code,
             message=refusal.message,
-            expected=Amount(fields["expected"]),
-            latest=SignedVoucher.from_domain(latest) if isinstance(latest, rules.SignedVoucher) else None,
+            expected=Entry.many(fields.get("expected", ())),
+            latest=SignedVoucher.from_domain(latest) if isinstance(latest, DomainSignedVoucher) else None,
         )
     if isinstance(refusal, core.InsufficientFunds):
         return InsufficientFunds(

@@ -4,28 +4,52 @@ from __future__ import annotations
 
 import strawberry
 
-from app.api.scalars import Amount, Bytes, Bytes32
-from app.core.eip712 import Voucher
+from app.api.scalars import Amount, Bytes, Bytes32, Timestamp
+from app.core.eip712 import Entry, PayerVoucher, SessionGrant
 from app.core.types import Address
 from app.services.payments import PayRequest
 
 
-@strawberry.input(description="A signed voucher paying for one resource.")
+@strawberry.input(description="One payee's cumulative amount in a lane's vector.")
+class EntryInput:
+    payee: Address = strawberry.field(description="The creator paid.")
+    cumulative_amount: Amount = strawberry.field(description="Everything ever paid to it on this lane.")
+
+
+@strawberry.input(description="A signed PayerVoucher paying for one resource (see voucherToSign).")
 class PayInput:
-    payer: Address
-    payee: Address
-    token: Address
-    cumulative_amount: Amount
-    purchase: Bytes32
-    signature: Bytes = strawberry.field(
-        description="65-byte (r, s, v) or 64-byte EIP-2098 signature of the EIP-712 Voucher, "
-        "by the payer or one of its session keys; or the payer's EIP-1271 signature."
+    payer: Address = strawberry.field(description="The wallet whose deposit pays.")
+    token: Address = strawberry.field(description="The stablecoin of the resource.")
+    lane: Amount = strawberry.field(description="The lane the voucher extends, as voucherToSign gave it.")
+    entries: list[EntryInput] = strawberry.field(
+        description="The whole vector: the lane's last one with the resource's payee raised by its price, "
+        "in ascending payee order."
     )
-    resource_id: str
+    purchase: Bytes32 = strawberry.field(description="32 bytes binding the voucher to this purchase.")
+    signature: Bytes = strawberry.field(
+        description="65-byte (r, s, v with v 27 or 28) or 64-byte EIP-2098 signature of the EIP-712 "
+        "PayerVoucher, by the payer or a session key with a grant for this lane; or the payer's EIP-1271 "
+        "signature."
+    )
+    resource_id: str = strawberry.field(description="The resource bought.")
 
     def to_domain(self) -> PayRequest:
-        voucher = Voucher(self.payer, self.payee, self.token, self.cumulative_amount, self.purchase)
+        entries = tuple(Entry(e.payee, e.cumulative_amount) for e in self.entries)
+        voucher = PayerVoucher(self.payer, self.token, self.lane, entries, self.purchase)
         return PayRequest(voucher=voucher, signature=self.signature, resource_id=self.resource_id)
+
+
+@strawberry.input(description="A SessionGrant as the payer signed it (see grantToSign).")
+class SessionGrantInput:
+    payer: Address = strawberry.field(description="The wallet that grants.")
+    signer: Address = strawberry.field(description="The session key's address.")
+    token: Address = strawberry.field(description="The only token the key may pay in.")
+    lane: Amount = strawberry.field(description="The only lane the key may sign on.")
+    max_total: Amount = strawberry.field(description="The most the key's lane may ever total.")
+    valid_until: Timestamp = strawberry.field(description="The key's expiry, in chain time.")
+
+    def to_domain(self) -> SessionGrant:
+        return SessionGrant(self.payer, self.signer, self.token, self.lane, self.max_total, self.valid_until)
 
 
 @strawberry.input(description="A resource to list, or the signed-in creator's listing to update.")

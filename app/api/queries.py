@@ -1,7 +1,7 @@
 """Query resolvers, each a call to one service (schema.py declares the fields).
 
 Balances, session keys and resources are public (on chain, or meant to be
-seen); receipts, sales, channels and earnings only to their signed-in owner.
+seen); receipts, sales, lanes and earnings only to their signed-in owner.
 """
 
 from __future__ import annotations
@@ -22,18 +22,21 @@ from app.api.context import Info
 from app.api.scalars import Amount, Bytes32, Timestamp
 from app.api.types import (
     Account,
-    Channel,
     Earnings,
     HubConfig,
+    Lane,
     Meta,
     Receipt,
     Resource,
     SessionKey,
     Token,
     TypedData,
+    VoucherToSign,
 )
 from app.core.errors import InvalidInput
 from app.core.types import Address
+
+DEFAULT_GRANT_LIFETIME = 30 * 24 * 3600  # a session key's default life: thirty days
 
 OwnAddress = Annotated[
     Address | None,
@@ -42,7 +45,7 @@ OwnAddress = Annotated[
 
 
 def config(info: Info) -> HubConfig:
-    return HubConfig.from_domain(info.context.services.domain)
+    return HubConfig.from_domain(info.context.services.domain, info.context.services.operator)
 
 
 async def tokens(info: Info) -> list[Token]:
@@ -54,15 +57,10 @@ async def account(info: Info, payer: Address, token: Address) -> Account:
     return Account.from_domain(await ctx.run(ctx.services.accounts.account, payer, token))
 
 
-async def channels(info: Info, payer: Address | None = None, payee: Address | None = None) -> list[Channel]:
+async def lanes(info: Info, payer: Address) -> list[Lane]:
     ctx = info.context
-    if payer is None and payee is None:
-        raise InvalidInput("give payer, payee or both")
-    ctx.require_owner(payer, payee)
-    return [
-        Channel.from_domain(v)
-        for v in await ctx.run(ctx.services.accounts.channels, payer=payer, payee=payee)
-    ]
+    ctx.require_owner(payer)
+    return [Lane.from_domain(v) for v in await ctx.run(ctx.services.accounts.lanes, payer)]
 
 
 async def receipts(
@@ -89,7 +87,7 @@ async def receipt(info: Info, id: str) -> Receipt | None:
     ctx = info.context
     address = ctx.signed_in()
     found = await ctx.run(ctx.services.accounts.receipt, id)
-    if found is None or address not in (found.voucher.payer, found.voucher.payee):
+    if found is None or address not in (found.payer, found.payee):
         return None
     return Receipt.from_domain(found)
 
@@ -120,26 +118,36 @@ async def earnings(info: Info, payee: Address, token: Address) -> Earnings:
 
 
 async def voucher_to_sign(
-    info: Info, payer: Address, resource_id: str, purchase: Bytes32 | None = None
-) -> TypedData:
+    info: Info,
+    payer: Address,
+    resource_id: str,
+    signer: Address | None = None,
+    purchase: Bytes32 | None = None,
+) -> VoucherToSign:
     ctx = info.context
-    return TypedData.from_domain(await ctx.run(ctx.services.typed_data.voucher, payer, resource_id, purchase))
+    return VoucherToSign.from_domain(
+        await ctx.run(ctx.services.typed_data.voucher, payer, resource_id, signer, purchase)
+    )
 
 
-async def signer_authorization_to_sign(
+async def grant_to_sign(
     info: Info,
     payer: Address,
     signer: Address,
-    token: Address,
-    allowance: Amount,
-    valid_until: Timestamp,
-    nonce: Amount | None = None,
+    max_total: Amount,
+    valid_until: Timestamp | None = None,
+    token: Address | None = None,
 ) -> TypedData:
     ctx = info.context
-    authorization = ctx.services.typed_data.signer_authorization
-    return TypedData.from_domain(
-        await ctx.run(authorization, payer, signer, token, allowance, valid_until, nonce)
-    )
+    if token is None:
+        allowed = [t for t in await ctx.run(ctx.services.catalog.tokens) if t.allowed]
+        if not allowed:
+            raise InvalidInput("the hub lists no token yet: give `token`")
+        token = allowed[0].address
+    if valid_until is None:
+        valid_until = Timestamp(ctx.services.clock() + DEFAULT_GRANT_LIFETIME)
+    grant = ctx.services.typed_data.grant
+    return TypedData.from_domain(await ctx.run(grant, payer, signer, token, max_total, valid_until))
 
 
 async def permit_to_sign(

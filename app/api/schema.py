@@ -37,9 +37,9 @@ class Query:
         resolver=queries.account,
         description="A payer's balance and headroom in one token (public, like balances on chain).",
     )
-    channels = strawberry.field(
-        resolver=queries.channels,
-        description="Channels of a payer or payee (give one, or both)." + _OWNER,
+    lanes = strawberry.field(
+        resolver=queries.lanes,
+        description="A payer's lanes: each an ordered vector of cumulative amounts per payee." + _OWNER,
     )
     receipts = strawberry.field(
         resolver=queries.receipts,
@@ -52,10 +52,10 @@ class Query:
     receipt = strawberry.field(
         resolver=queries.receipt,
         description="A receipt of the signed-in payer or payee. Null when there is none or it is "
-        "someone else's: receipt ids derive from amounts, so they must not reveal what exists.",
+        "someone else's: receipt ids derive from vouchers, so they must not reveal what exists.",
     )
     session_keys = strawberry.field(
-        resolver=queries.session_keys, description="A payer's session keys, as registered on chain."
+        resolver=queries.session_keys, description="A payer's session keys: the grants it signed."
     )
     resources = strawberry.field(
         resolver=queries.resources,
@@ -67,12 +67,14 @@ class Query:
     )
     voucher_to_sign = strawberry.field(
         resolver=queries.voucher_to_sign,
-        description="The next voucher `payer` signs to pay for a resource: cumulative = accepted + price. "
-        "Without `purchase`, a fresh random one binds the voucher to this purchase.",
+        description="The next voucher to pay for a resource: the lane's last vector with the resource's "
+        "payee raised by its price. With `signer` (a session key with a grant), on the key's lane; else on "
+        "the payer's wallet lane. Without `purchase`, a fresh random one binds the voucher to this purchase.",
     )
-    signer_authorization_to_sign = strawberry.field(
-        resolver=queries.signer_authorization_to_sign,
-        description="A SignerAuthorization letting a session key sign vouchers (random nonce by default).",
+    grant_to_sign = strawberry.field(
+        resolver=queries.grant_to_sign,
+        description="A SessionGrant letting `signer` sign the payer's vouchers on a fresh lane, while the "
+        "lane totals at most `maxTotal`, until `validUntil` (default: 30 days; token: the first listed).",
     )
     permit_to_sign = strawberry.field(
         resolver=queries.permit_to_sign,
@@ -90,13 +92,18 @@ class Query:
     me = strawberry.field(resolver=queries.me, description="The signed-in address, or null.")
     export_vouchers = strawberry.field(
         resolver=transactions.export_vouchers,
-        description="The creator's exit: the latest unclaimed voucher of each of its channels, in the form "
+        description="The creator's exit: the latest unclaimed voucher of each lane that pays it, in the form "
         "hub.claim takes, with the hub and chain: enough to be paid with no server at all." + _OWNER,
     )
     claim_transaction = strawberry.field(
         resolver=transactions.claim_transaction,
         description="A hub.claim transaction of the creator's unclaimed vouchers, for its own wallet."
         + _OWNER,
+    )
+    revoke_session_key_transaction = strawberry.field(
+        resolver=transactions.revoke_session_key_transaction,
+        description="hub.revokeSigner(signer), for the payer's wallet: the key's vouchers stay claimable "
+        "for the withdrawal delay, then it signs nothing more.",
     )
     withdraw_earnings_transaction = strawberry.field(
         resolver=transactions.withdraw_earnings_transaction,
@@ -145,10 +152,10 @@ class Mutation:
         resolver=mutations.save_resource,
         description="Lists a resource for sale by the signed-in creator (its payee), or updates its own.",
     )
-    register_session_key = strawberry.mutation(
-        resolver=transactions.register_session_key,
-        description="Relays the payer's signed SignerAuthorization to the hub (the operator pays the gas). "
-        "Simulated first: what the hub would refuse comes back as CHAIN_REFUSED with its error.",
+    authorize_session_key = strawberry.mutation(
+        resolver=transactions.authorize_session_key,
+        description="Saves a SessionGrant the payer signed (see grantToSign): no transaction, the key can "
+        "pay at once. The grant rides with the claims of the key's vouchers.",
     )
     deposit_with_permit = strawberry.mutation(
         resolver=transactions.deposit_with_permit,

@@ -1,5 +1,6 @@
 """The chain side of the API: transactions users' wallets send themselves (the exits), and the
-ones the operator relays for them (gasless deposits, session keys)."""
+ones the operator relays for them (gasless deposits), and session keys (a signed grant, no
+transaction)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from strawberry.scalars import JSON
 
 from app.api.context import Info
 from app.api.errors import Refused
+from app.api.inputs import SessionGrantInput
 from app.api.mutations import IdempotencyKey
 from app.api.results import check_idempotency_key
 from app.api.scalars import Amount, Bytes, Bytes32, SafeInt, Timestamp
-from app.core.eip712 import SignerAuthorization
+from app.api.types import SessionKey
 from app.core.types import Address
 from app.services.exits import TxRequest
 from app.services.transactions import Submitted
@@ -53,19 +55,7 @@ class RelayedTransaction:
 RelayResult = Annotated[RelayedTransaction | Refused, strawberry.union("RelayResult")]
 
 
-@strawberry.input(description="A SignerAuthorization as the payer signed it (EIP-712).")
-class SignerAuthorizationInput:
-    payer: Address
-    signer: Address
-    token: Address
-    allowance: Amount
-    valid_until: Amount
-    nonce: Amount
-
-    def to_domain(self) -> SignerAuthorization:
-        return SignerAuthorization(
-            self.payer, self.signer, self.token, int(self.allowance), int(self.valid_until), int(self.nonce)
-        )
+AuthorizeSessionKeyResult = Annotated[SessionKey | Refused, strawberry.union("AuthorizeSessionKeyResult")]
 
 
 # ----------------------------------------------------------------------------- queries
@@ -104,16 +94,17 @@ async def withdraw_transaction(info: Info, token: Address) -> TransactionRequest
 # --------------------------------------------------------------------------- mutations
 
 
-async def register_session_key(
-    info: Info,
-    authorization: SignerAuthorizationInput,
-    signature: Bytes,
-    idempotency_key: IdempotencyKey = None,
-) -> RelayResult:
+async def authorize_session_key(
+    info: Info, grant: SessionGrantInput, signature: Bytes, idempotency_key: IdempotencyKey = None
+) -> AuthorizeSessionKeyResult:
     ctx = info.context
     check_idempotency_key(idempotency_key)
-    relay = ctx.services.relay.register_session_key
-    return RelayedTransaction.from_domain(await ctx.run(relay, authorization.to_domain(), bytes(signature)))
+    saved = await ctx.run(ctx.services.session_keys.authorize, grant.to_domain(), bytes(signature))
+    return SessionKey.from_grant(saved)
+
+
+async def revoke_session_key_transaction(info: Info, signer: Address) -> TransactionRequest:
+    return TransactionRequest.from_domain(info.context.services.exits.revoke_signer_tx(signer))
 
 
 async def deposit_with_permit(

@@ -10,10 +10,12 @@ from strawberry.scalars import JSON
 
 from app.api.context import Info
 from app.api.scalars import Amount, Bytes, Bytes32, SafeInt, Timestamp
-from app.core import eip712, rules
+from app.core import eip712, ledger
 from app.core.receipts import Receipt as DomainReceipt
+from app.core.receipts import SignedVoucher as DomainSignedVoucher
 from app.core.types import Address
-from app.services.accounts import AccountView, ChannelView, EarningsView, IndexedBlock
+from app.services.accounts import AccountView, EarningsView, IndexedBlock, LaneView, SessionKeyView
+from app.services.typed_data import VoucherToSign as DomainVoucherToSign
 from app.store.catalog import Resource as DomainResource
 from app.store.catalog import Token as DomainToken
 
@@ -61,10 +63,12 @@ class HubConfig:
     chain_id: SafeInt
     hub: Address
     domain: JSON = strawberry.field(description="The hub's EIP-712 domain.")
-    voucher_types: JSON = strawberry.field(description="EIP-712 `types` of a Voucher.")
-    signer_authorization_types: JSON = strawberry.field(
-        description="EIP-712 `types` of a SignerAuthorization."
+    voucher_types: JSON = strawberry.field(description="EIP-712 `types` of a PayerVoucher (with Entry).")
+    session_grant_types: JSON = strawberry.field(description="EIP-712 `types` of a SessionGrant.")
+    operator: Address | None = strawberry.field(
+        description="The operator that acknowledges accepted vouchers and sends claims; null if none is configured."
     )
+    max_lane_entries: int = strawberry.field(description="The most payees one lane's vector holds.")
     withdraw_delay = strawberry.field(
         resolver=_withdraw_delay, description="Seconds between a withdrawal request and the withdrawal."
     )
@@ -73,20 +77,23 @@ class HubConfig:
     )
 
     @classmethod
-    def from_domain(cls, domain: eip712.Domain) -> HubConfig:
+    def from_domain(cls, domain: eip712.Domain, operator: Address | None) -> HubConfig:
         return cls(
             chain_id=SafeInt(domain.chain_id),
             hub=domain.hub,
             domain=JSON(domain.as_json()),
             voucher_types=JSON(
-                {"EIP712Domain": eip712.EIP712_DOMAIN_FIELDS, "Voucher": eip712.VOUCHER_FIELDS}
-            ),
-            signer_authorization_types=JSON(
                 {
                     "EIP712Domain": eip712.EIP712_DOMAIN_FIELDS,
-                    "SignerAuthorization": eip712.SIGNER_AUTHORIZATION_FIELDS,
+                    "PayerVoucher": eip712.PAYER_VOUCHER_FIELDS,
+                    "Entry": eip712.ENTRY_FIELDS,
                 }
             ),
+            session_grant_types=JSON(
+                {"EIP712Domain": eip712.EIP712_DOMAIN_FIELDS, "SessionGrant": eip712.SESSION_GRANT_FIELDS}
+            ),
+            operator=operator,
+            max_lane_entries=eip712.MAX_LANE_ENTRIES,
         )
 
 
@@ -114,26 +121,68 @@ class Account:
         )
 
 
-@strawberry.type(description="What one payer paid one payee in one token.")
-class Channel:
-    id: Bytes32 = strawberry.field(description="keccak256(abi.encode(payer, payee, token)).")
+@strawberry.type(description="One payee's cumulative amount in a lane's vector.")
+class Entry:
+    payee: Address = strawberry.field(description="The creator paid.")
+    cumulative_amount: Amount = strawberry.field(description="Everything ever paid to it on the lane.")
+
+    @classmethod
+    def many(cls, entries: eip712.Entries) -> list[Entry]:
+        return [cls(payee=e.payee, cumulative_amount=Amount(e.cumulative_amount)) for e in entries]
+
+
+@strawberry.type(description="One of a payer's lanes: an ordered vector of cumulative amounts per payee.")
+class Lane:
     payer: Address
-    payee: Address
     token: Address
-    accepted: Amount = strawberry.field(description="Cumulative amount of the latest accepted voucher.")
-    claimed: Amount = strawberry.field(description="Cumulative amount claimed on chain.")
+    lane: Amount = strawberry.field(description="The lane's number.")
+    signer: Address = strawberry.field(description="Who signs on it: the payer's wallet, or one session key.")
+    entries: list[Entry] = strawberry.field(description="The last accepted vector.")
+    claimed_entries: list[Entry] = strawberry.field(description="The last vector claimed on chain.")
+    outstanding: Amount = strawberry.field(description="Accepted, not yet claimed.")
+    blocked: str | None = strawberry.field(
+        description="Why the chain would skip its next claim (the hub's SkipReason), until something changes."
+    )
     updated_at: Timestamp
 
     @classmethod
-    def from_domain(cls, view: ChannelView) -> Channel:
+    def from_domain(cls, view: LaneView) -> Lane:
         return cls(
-            id=Bytes32(view.channel_id),
             payer=view.payer,
-            payee=view.payee,
             token=view.token,
-            accepted=Amount(view.accepted),
-            claimed=Amount(view.claimed),
+            lane=Amount(view.lane),
+            signer=view.signer,
+            entries=Entry.many(view.accepted),
+            claimed_entries=Entry.many(view.claimed),
+            outstanding=Amount(max(view.accepted_total - view.claimed_total, 0)),
+            blocked=view.blocked,
             updated_at=Timestamp(view.updated_at),
+        )
+
+
+@strawberry.type(description="A whole voucher as the server accepted it: enough to claim it on chain.")
+class SignedVoucher:
+    payer: Address
+    token: Address
+    lane: Amount
+    entries: list[Entry]
+    purchase: Bytes32
+    signature: Bytes = strawberry.field(description="The payer's or its session key's signature.")
+    acknowledgement: Bytes = strawberry.field(description="The operator's countersignature of the voucher.")
+    signer: Address = strawberry.field(description="The payer, or the session key that signed.")
+
+    @classmethod
+    def from_domain(cls, signed: DomainSignedVoucher) -> SignedVoucher:
+        voucher = signed.voucher
+        return cls(
+            payer=voucher.payer,
+            token=voucher.token,
+            lane=Amount(voucher.lane),
+            entries=Entry.many(voucher.entries),
+            purchase=Bytes32(voucher.purchase),
+            signature=Bytes(signed.signature),
+            acknowledgement=Bytes(signed.acknowledgement),
+            signer=signed.signer,
         )
 
 
@@ -145,63 +194,88 @@ class ReceiptStatus(Enum):
     FAILED = "failed"
 
 
+async def _receipt_voucher(root: Receipt, info: Info) -> SignedVoucher:
+    signed = await info.context.run(info.context.services.accounts.signed_voucher, root.domain)
+    return SignedVoucher.from_domain(signed)
+
+
 @strawberry.type(description="A voucher the server accepted, with its signature: proof of a payment.")
 class Receipt:
-    id: str
+    id: str = strawberry.field(description="Derived from the voucher's EIP-712 digest.")
     payer: Address
-    payee: Address
+    payee: Address = strawberry.field(description="The creator this payment went to.")
     token: Address
-    cumulative_amount: Amount
-    price: Amount
+    lane: Amount = strawberry.field(description="The payer's lane the voucher extended.")
+    cumulative_amount: Amount = strawberry.field(description="The payee's amount in the signed vector.")
+    price: Amount = strawberry.field(description="What this action cost.")
     purchase: Bytes32
     resource_id: str
     signer: Address = strawberry.field(description="The payer, or the session key that signed.")
     signature: Bytes
+    acknowledgement: Bytes = strawberry.field(
+        description="The operator's countersignature (EIP-712 Acknowledgement of the voucher's digest): "
+        "with it anyone can claim the voucher on chain."
+    )
     status: ReceiptStatus
     created_at: Timestamp
     claim_tx: Bytes32 | None
-    failure: str | None = strawberry.field(description="Why the claim was skipped, when FAILED.")
+    failure: str | None = strawberry.field(description="Why the chain can never pay it, when FAILED.")
+    voucher: SignedVoucher = strawberry.field(
+        resolver=_receipt_voucher, description="The whole vector this receipt signed."
+    )
+    domain: strawberry.Private[DomainReceipt]
 
     @classmethod
     def from_domain(cls, receipt: DomainReceipt) -> Receipt:
-        voucher = receipt.voucher
         return cls(
             id=receipt.id,
-            payer=voucher.payer,
-            payee=voucher.payee,
-            token=voucher.token,
-            cumulative_amount=Amount(voucher.cumulative_amount),
+            payer=receipt.payer,
+            payee=receipt.payee,
+            token=receipt.token,
+            lane=Amount(receipt.lane),
+            cumulative_amount=Amount(receipt.cumulative_amount),
             price=Amount(receipt.price),
-            purchase=Bytes32(voucher.purchase),
+            purchase=Bytes32(receipt.purchase),
             resource_id=receipt.resource_id,
             signer=receipt.signer,
             signature=Bytes(receipt.signature),
+            acknowledgement=Bytes(receipt.acknowledgement),
             status=ReceiptStatus(receipt.status.value),
             created_at=Timestamp(receipt.created_at),
             claim_tx=None if receipt.claim_tx is None else Bytes32(receipt.claim_tx),
             failure=receipt.failure,
+            domain=receipt,
         )
 
 
-@strawberry.type(description="A key a payer authorised on chain to sign vouchers in one token.")
+@strawberry.type(description="A session key: a grant the payer signed once, no transaction.")
 class SessionKey:
-    signer: Address
+    payer: Address
+    signer: Address = strawberry.field(description="The key's address.")
     token: Address
-    allowance: Amount = strawberry.field(description="Remaining on chain.")
-    outstanding: Amount = strawberry.field(description="Accepted from this key, not yet claimed.")
-    valid_until: Timestamp
-    revoke_at: Timestamp | None
+    lane: Amount = strawberry.field(description="The only lane it signs on.")
+    max_total: Amount = strawberry.field(description="The most its lane may ever total.")
+    spent: Amount = strawberry.field(description="Its lane's total so far.")
+    valid_until: Timestamp = strawberry.field(description="Its expiry, in chain time.")
+    revoked_at: Timestamp | None = strawberry.field(description="When its revocation takes effect on chain.")
 
     @classmethod
-    def from_domain(cls, key: rules.SessionKey) -> SessionKey:
+    def from_domain(cls, view: SessionKeyView) -> SessionKey:
+        grant = view.grant.grant
         return cls(
-            signer=key.signer,
-            token=key.token,
-            allowance=Amount(key.allowance),
-            outstanding=Amount(key.outstanding),
-            valid_until=Timestamp(key.valid_until),
-            revoke_at=None if key.revoke_at is None else Timestamp(key.revoke_at),
+            payer=grant.payer,
+            signer=grant.signer,
+            token=grant.token,
+            lane=Amount(grant.lane),
+            max_total=Amount(grant.max_total),
+            spent=Amount(view.spent),
+            valid_until=Timestamp(grant.valid_until),
+            revoked_at=None if view.grant.revoked_at is None else Timestamp(view.grant.revoked_at),
         )
+
+    @classmethod
+    def from_grant(cls, grant: ledger.Grant, spent: int = 0) -> SessionKey:
+        return cls.from_domain(SessionKeyView(grant, spent))
 
 
 @strawberry.type(description="Something a creator sells, at a price per action.")
@@ -302,9 +376,41 @@ class TypedData:
 
 
 def _exact_integers(payload: dict[str, Any]) -> dict[str, Any]:
-    """The message with its (u)int fields as decimal strings: JSON numbers stop being exact at 2^53."""
-    fields = {f["name"]: f["type"] for f in payload["types"][payload["primaryType"]]}
-    return {
-        name: str(value) if fields.get(name, "").lstrip("u").startswith("int") else value
-        for name, value in payload["message"].items()
-    }
+    """The message with its (u)int fields as decimal strings, also inside structs and arrays of
+    structs (a voucher's entries): JSON numbers stop being exact at 2^53."""
+    types: dict[str, list[dict[str, str]]] = payload["types"]
+
+    def convert(type_name: str, value: Any) -> Any:
+        if type_name.endswith("[]"):
+            return [convert(type_name[:-2], item) for item in value]
+        if type_name in types:
+            fields = {f["name"]: f["type"] for f in types[type_name]}
+            return {name: convert(fields.get(name, ""), item) for name, item in value.items()}
+        if type_name.lstrip("u").startswith("int"):
+            return str(value)
+        return value
+
+    converted: dict[str, Any] = convert(payload["primaryType"], payload["message"])
+    return converted
+
+
+@strawberry.type(
+    description="The next voucher to sign for a resource, and what it changes, so a client can check it."
+)
+class VoucherToSign:
+    typed_data: JSON = strawberry.field(description="{domain, types, primaryType: PayerVoucher, message}.")
+    resource: Resource = strawberry.field(description="What is bought: its payee, token and price.")
+    lane: Amount = strawberry.field(description="The lane the voucher extends.")
+    previous_entries: list[Entry] = strawberry.field(
+        description="The lane's last accepted vector: the message's entries are these with the resource's "
+        "payee raised by exactly its price."
+    )
+
+    @classmethod
+    def from_domain(cls, value: DomainVoucherToSign) -> VoucherToSign:
+        return cls(
+            typed_data=JSON({**value.typed_data, "message": _exact_integers(value.typed_data)}),
+            resource=Resource.from_domain(value.resource),
+            lane=Amount(value.lane),
+            previous_entries=Entry.many(value.previous),
+        )

@@ -7,6 +7,7 @@ so the indexer can order them, apply each once, and undo them on a reorg.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from app.core.ledger import SkipReason
 from app.core.types import Address
 

@@ -16,12 +16,14 @@ from enum import IntEnum
 
 from app.core.eip712 import (
     MAX_LANE,
-    MAX_LANE_ENTRIES,
     MAX_VALID_UNTIL,
     Entries,
     Entry,
     PayerVoucher,
     SessionGrant,
+)
+from app.core.eip712 import (
+    MAX_LANE_ENTRIES as MAX_LANE_ENTRIES,
 )
 from app.core.errors import (
     CumulativeMismatch,

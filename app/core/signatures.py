@@ -1,9 +1,11 @@
-"""ECDSA recovery for EIP-712 digests, with the same rules as the contract: 65-byte (r, s, v)
-or 64-byte EIP-2098 (r, vs) signatures; high-s and malformed signatures recover nothing."""
+"""ECDSA recovery for EIP-712 digests, with the same rules as the contract (OpenZeppelin's
+ECDSA.tryRecover): 65-byte (r, s, v) with v 27 or 28, or 64-byte EIP-2098 (r, vs); v = 0/1, high s
+and malformed signatures recover nothing. One rule, the same on both sides: a signature the hub
+would refuse is never accepted here."""
 
 from __future__ import annotations
 
-from coincurve import PublicKey
+from coincurve import PrivateKey, PublicKey
 
 from app.core.keccak import keccak
 from app.core.types import Address, checksum
@@ -17,8 +19,7 @@ def split(signature: bytes) -> tuple[int, int, int] | None:
     if len(signature) == 65:
         r = int.from_bytes(signature[:32], "big")
         s = int.from_bytes(signature[32:64], "big")
-        v = signature[64]
-        parity = v - 27 if v >= 27 else v
+        parity = signature[64] - 27  # v must be 27 or 28, as ecrecover wants; 0/1 end up out of range
     elif len(signature) == 64:
         r = int.from_bytes(signature[:32], "big")
         vs = int.from_bytes(signature[32:], "big")
@@ -44,3 +45,9 @@ def recover(digest: bytes, signature: bytes) -> Address | None:
         return None
     # The address is the last 20 bytes of keccak256 of the uncompressed key without its 0x04 prefix.
     return checksum(keccak(public_key.format(compressed=False)[1:])[12:])
+
+
+def sign(digest: bytes, private_key: bytes) -> bytes:
+    """A 65-byte (r, s, v) signature of `digest`, low s, v 27 or 28: the form every side accepts."""
+    signature = PrivateKey(private_key).sign_recoverable(digest, hasher=None)
+    return signature[:64] + bytes([signature[64] + 27])

@@ -1,4 +1,4 @@
-"""What users and creators read: accounts, channels, receipts, session keys, earnings."""
+"""What users and creators read: accounts, lanes, receipts, session keys, earnings."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from app.core import rules
-from app.core.receipts import Receipt
+from app.core import ledger
+from app.core.eip712 import Entries
+from app.core.receipts import Receipt, SignedVoucher
 from app.core.types import Address
 from app.store import payments
 from app.store.database import Database
-from app.store.tables import chain_cursor, earnings
+from app.store.tables import chain_cursor, earnings, lane_entries
 
 
 @dataclass(frozen=True)
@@ -26,14 +27,23 @@ class AccountView:
 
 
 @dataclass(frozen=True)
-class ChannelView:
-    channel_id: bytes
+class LaneView:
     payer: Address
-    payee: Address
     token: Address
-    accepted: int
-    claimed: int
+    lane: int
+    signer: Address
+    accepted: Entries
+    claimed: Entries
+    accepted_total: int
+    claimed_total: int
+    blocked: str | None  # why the chain skipped its last claim, until something changes
     updated_at: int
+
+
+@dataclass(frozen=True)
+class SessionKeyView:
+    grant: ledger.Grant
+    spent: int  # the total of the key's lane as accepted so far
 
 
 @dataclass(frozen=True)
@@ -58,7 +68,7 @@ class Accounts:
 
     def account(self, payer: Address, token: Address) -> AccountView:
         with self._db.read() as conn:
-            account = payments.get_account(conn, payer, token) or rules.Account(0, 0, 0)
+            account = payments.get_account(conn, payer, token) or ledger.Account(0, 0, 0)
             available_at = payments.withdrawal_available_at(conn, payer, token)
         return AccountView(
             payer=payer,
@@ -70,21 +80,18 @@ class Accounts:
             headroom=account.headroom,
         )
 
-    def channels(self, *, payer: Address | None = None, payee: Address | None = None) -> list[ChannelView]:
+    def lanes(self, payer: Address) -> list[LaneView]:
         with self._db.read() as conn:
-            rows = payments.list_channels(conn, payer=payer, payee=payee)
-        return [
-            ChannelView(
-                channel_id=row.channel_id,
-                payer=row.payer,
-                payee=row.payee,
-                token=row.token,
-                accepted=row.accepted,
-                claimed=row.claimed,
-                updated_at=row.updated_at,
-            )
-            for row in rows
-        ]
+            return [
+                LaneView(
+                    payer=row.payer, token=row.token, lane=row.lane, signer=row.signer,
+                    accepted=payments.lane_vector(conn, row.payer, row.token, row.lane),
+                    claimed=payments.lane_vector(conn, row.payer, row.token, row.lane, claimed=True),
+                    accepted_total=row.accepted_total, claimed_total=row.claimed_total,
+                    blocked=row.blocked, updated_at=row.updated_at,
+                )
+                for row in payments.list_lanes(conn, payer)
+            ]  # fmt: skip
 
     def receipts(
         self,
@@ -101,17 +108,28 @@ class Accounts:
         with self._db.read() as conn:
             return payments.get_receipt(conn, receipt_id)
 
-    def session_keys(self, payer: Address) -> list[rules.SessionKey]:
+    def signed_voucher(self, receipt: Receipt) -> SignedVoucher:
+        """The whole voucher a receipt signed."""
         with self._db.read() as conn:
-            return payments.list_session_keys(conn, payer)
+            return payments.signed_voucher(conn, receipt)
+
+    def session_keys(self, payer: Address) -> list[SessionKeyView]:
+        with self._db.read() as conn:
+            grants = payments.list_grants(conn, payer)
+            spent = {(row.token, row.lane): row.accepted_total for row in payments.list_lanes(conn, payer)}
+        return [SessionKeyView(g, spent.get((g.grant.token, g.grant.lane), 0)) for g in grants]
 
     def earnings(self, payee: Address, token: Address) -> EarningsView:
         with self._db.read() as conn:
             row = conn.execute(
                 select(earnings).where(earnings.c.payee == payee, earnings.c.token == token)
             ).first()
-            channels = payments.list_channels(conn, payee=payee)
-        accepted = sum(max(c.accepted - c.claimed, 0) for c in channels if c.token == token)
+            accepted = sum(
+                max(r.accepted - r.claimed, 0)
+                for r in conn.execute(
+                    select(lane_entries).where(lane_entries.c.payee == payee, lane_entries.c.token == token)
+                )
+            )
         return EarningsView(
             payee=payee,
             token=token,

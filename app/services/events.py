@@ -57,13 +57,12 @@ class MemoryBus:
         self._deliver(change)
 
     def receipt_accepted(self, receipt: Receipt) -> None:
-        voucher = receipt.voucher
         self.publish(
             Change(
                 "receipt",
-                payer=voucher.payer,
-                payee=voucher.payee,
-                token=voucher.token,
+                payer=receipt.payer,
+                payee=receipt.payee,
+                token=receipt.token,
                 receipt_id=receipt.id,
             )
         )

@@ -76,6 +76,17 @@ class Exits:
         one per token (more if a token's lanes pay more than 255 payees)."""
         return self._claim_txs(self.claim_blocks(payee))
 
+    def claim_tx(self, payee: Address) -> TxRequest:
+        """The first of `claim_txs`: all that is owed when the payee is paid in one token (the API
+        should offer `claim_txs` to payees paid in several). InvalidInput when nothing is owed."""
+        txs = self.claim_txs(payee)
+        if not txs:
+            raise InvalidInput(f"nothing is owed to {payee} beyond what was claimed", payee=payee)
+        return txs[0]
+
+    def revoke_signer_tx(self, signer: Address) -> TxRequest:
+        return self._tx("revokeSigner", "revoke a session key (after the withdrawal delay)", signer)
+
     def withdraw_earnings_tx(self, token: Address, to: Address) -> TxRequest:
         return self._tx("withdrawEarnings", "withdraw your earnings", token, to)
 
@@ -89,9 +100,6 @@ class Exits:
 
     def withdraw_tx(self, token: Address) -> TxRequest:
         return self._tx("withdraw", "withdraw once the delay has passed", token)
-
-    def revoke_signer_tx(self, signer: Address) -> TxRequest:
-        return self._tx("revokeSigner", "revoke a session key (takes effect after the delay)", signer)
 
     def _claim_txs(self, blocks: list[ClaimBlock]) -> list[TxRequest]:
         by_token: dict[Address, list[ClaimBlock]] = defaultdict(list)

@@ -1,11 +1,11 @@
-"""Accepting vouchers.
+"""Accepting vouchers (docs/protocol.md, "What the server accepts").
 
-The signature is checked first, outside any lock (it is CPU work, and an EIP-1271 check is a
-chain call). Then a group of vouchers (one pay, the pays that arrived together, or a payBatch)
-is decided in one transaction: it locks the accounts of the group's payers, reads what the rules
-need in a few queries, applies app.core.rules to each voucher in turn against that state, and
-writes what was accepted in a few more. The transaction commits before any receipt is returned:
-an acknowledged receipt is durable.
+The signature is checked first, outside any lock (CPU work, and an EIP-1271 check is a chain
+call), and the acknowledgement is signed there too. Then a group of vouchers (one pay, the pays
+that arrived together, or a payBatch) is decided in one transaction: it locks the accounts of the
+group's payers, reads the lanes, receipts and grants the rules need, applies
+`app.core.ledger.check_pay` to each voucher in turn against that state, and writes what was
+accepted. The transaction commits before any receipt is returned: an acknowledged receipt is durable.
 """
 
 from __future__ import annotations
@@ -19,37 +19,42 @@ from dataclasses import dataclass, replace
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from app.core import rules
-from app.core.eip712 import Domain, Voucher, channel_id, voucher_digest
+from app.core import ledger
+from app.core.eip712 import Acknowledgement, Domain, PayerVoucher, digest, entries_hash
 from app.core.errors import (
     BadSignature,
+    CumulativeMismatch,
     IdempotencyConflict,
     InsufficientFunds,
-    InvalidInput,
     Refusal,
     ResourceMismatch,
+    SignerNotAuthorized,
     Transient,
     UnknownResource,
 )
-from app.core.receipts import Receipt, ReceiptStatus
+from app.core.receipts import Receipt, ReceiptStatus, SignedVoucher, receipt_id
 from app.core.signatures import recover
-from app.core.types import UINT128_MAX, Address
+from app.core.types import Address
 from app.services.committer import GroupCommitter
 from app.services.events import EventBus
 from app.store import catalog, idempotency, payments
 from app.store.catalog import Resource
 from app.store.database import Database
-from app.store.payments import Group
+from app.store.payments import Group, LaneKey
 
 log = logging.getLogger(__name__)
 
 Erc1271Check = Callable[[Address, bytes, bytes], bool]
 """(wallet, digest, signature) -> does the wallet accept it (EIP-1271)."""
+Acknowledge = Callable[[bytes], bytes]
+"""(the Acknowledgement's EIP-712 digest) -> the operator's signature of it."""
+
+MAX_STORED_LANE = 2**63 - 1  # lanes are BigInteger columns; the server hands out small numbers
 
 
 @dataclass(frozen=True)
 class PayRequest:
-    voucher: Voucher
+    voucher: PayerVoucher
     signature: bytes
     resource_id: str
 
@@ -57,9 +62,15 @@ class PayRequest:
 @dataclass(frozen=True)
 class _Verified:
     request: PayRequest
-    signer: Address  # the payer itself, or a session key of the payer
-    price: int
-    channel: bytes
+    resource: Resource
+    signer: Address  # the payer itself, or the session key that signed
+    digest: bytes
+    acknowledgement: bytes
+
+    @property
+    def lane_key(self) -> LaneKey:
+        v = self.request.voucher
+        return (v.payer, v.token, v.lane)
 
 
 @dataclass(frozen=True)
@@ -67,11 +78,6 @@ class _Job:
     verified: _Verified
     idempotency_key: str | None
     fingerprint: bytes
-
-
-def receipt_id(channel: bytes, cumulative_amount: int) -> str:
-    """A receipt's id is derived from the voucher, so a client can compute it too."""
-    return "0x" + hashlib.sha256(channel + cumulative_amount.to_bytes(32, "big")).hexdigest()[:40]
 
 
 class Payments:
@@ -82,6 +88,7 @@ class Payments:
         clock: Callable[[], int],
         events: EventBus,
         settle_margin: int,
+        acknowledge: Acknowledge,
         erc1271: Erc1271Check | None = None,
     ) -> None:
         self._db = db
@@ -89,6 +96,7 @@ class Payments:
         self._clock = clock
         self._events = events
         self._settle_margin = settle_margin
+        self._acknowledge = acknowledge
         self._erc1271 = erc1271
         self._committer: GroupCommitter[_Job, Receipt | Refusal] = GroupCommitter(self._accept_all)
 
@@ -106,12 +114,11 @@ class Payments:
         and the results come back in the order of the requests."""
         results: list[Receipt | Refusal | None] = [None] * len(requests)
         jobs: list[tuple[int, _Job]] = []
-        with self._db.read() as conn:  # what _verify reads, for the whole batch at once
+        with self._db.read() as conn:
             resources = catalog.get_resources(conn, {r.resource_id for r in requests})
-            keys = payments.known_session_keys(conn, {r.voucher.payer for r in requests})
         for index, request in enumerate(requests):
             try:
-                jobs.append((index, _Job(self._verify(request, resources, keys), None, b"")))
+                jobs.append((index, _Job(self._verify(request, resources), None, b"")))
             except Refusal as refusal:
                 results[index] = refusal
         for (index, _), outcome in zip(jobs, self._accept_all([job for _, job in jobs]), strict=True):
@@ -123,21 +130,14 @@ class Payments:
 
     # ------------------------------------------------------------------ steps
 
-    def _verify(
-        self,
-        request: PayRequest,
-        resources: dict[str, Resource] | None = None,
-        session_keys: set[tuple[Address, Address]] | None = None,
-    ) -> _Verified:
-        """Checks what needs no lock: the resource, the amounts, and who signed. A batch passes
-        the resources and the session keys of its payers, read once for all its vouchers."""
+    def _verify(self, request: PayRequest, resources: dict[str, Resource] | None = None) -> _Verified:
+        """Checks what needs no lock: the shape, the resource, and who signed; then acknowledges."""
         voucher = request.voucher
-        if not 0 < voucher.cumulative_amount <= UINT128_MAX:
-            raise InvalidInput(
-                f"cumulativeAmount must be between 1 and 2^128-1, got {voucher.cumulative_amount}"
+        ledger.check_voucher_shape(voucher)
+        if voucher.lane > MAX_STORED_LANE:
+            raise SignerNotAuthorized(
+                f"lane {voucher.lane} was not handed out by this server: use voucherToSign"
             )
-        if len(voucher.purchase) != 32:
-            raise InvalidInput("purchase must be 32 bytes")
         if resources is None:
             with self._db.read() as conn:
                 resource = catalog.get_resource(conn, request.resource_id)
@@ -147,58 +147,53 @@ class Payments:
             raise UnknownResource(
                 f"no resource {request.resource_id!r} is for sale", resource=request.resource_id
             )
-        if (voucher.payee, voucher.token) != (resource.payee, resource.token):
+        if voucher.token != resource.token or voucher.amount_for(resource.payee) == 0:
             raise ResourceMismatch(
                 f"resource {resource.id!r} is paid to {resource.payee} in token {resource.token}",
                 payee=resource.payee,
                 token=resource.token,
             )
-        channel = channel_id(voucher.payer, voucher.payee, voucher.token)
-        digest = voucher_digest(self._domain, voucher)
-        signer = recover(digest, request.signature)
-        if signer != voucher.payer:
-            if signer is not None:
-                if session_keys is None:
-                    with self._db.read() as conn:
-                        is_key = payments.get_session_key(conn, voucher.payer, signer) is not None
-                else:
-                    is_key = (voucher.payer, signer) in session_keys
-                if is_key:  # its rules are checked under the payer's lock
-                    return _Verified(request, signer, resource.price, channel)
-            # Not the payer's own key nor one of its session keys: a contract wallet may still accept it.
-            if not (self._erc1271 is not None and self._erc1271(voucher.payer, digest, request.signature)):
+        voucher_digest = digest(self._domain, voucher)
+        signer = recover(voucher_digest, request.signature)
+        if signer is None or signer == voucher.payer:
+            if signer is None and not (
+                self._erc1271 is not None and self._erc1271(voucher.payer, voucher_digest, request.signature)
+            ):
                 raise BadSignature(
-                    "the signature is malformed, or signed by neither the payer nor one of its session keys"
+                    "the signature is malformed (65 bytes with v 27/28, or 64 bytes EIP-2098, low s), "
+                    "or signed by neither the payer nor a session key with a grant for this lane"
                 )
-        return _Verified(request, voucher.payer, resource.price, channel)
+            signer = voucher.payer
+        # A key's grant is checked under the payer's lock, with the chain's time and revocations.
+        acknowledgement = self._acknowledge(digest(self._domain, Acknowledgement(voucher_digest)))
+        return _Verified(request, resource, signer, voucher_digest, acknowledgement)
 
     def _accept_all(self, jobs: Sequence[_Job]) -> list[Receipt | Refusal]:
         """Decides a group of vouchers in one transaction (see the module docstring). Vouchers of
-        one payer are decided in the order they came, each against the state the previous left."""
+        one lane are decided in the order they came, each against the state the previous left."""
         if not jobs:
             return []
         now = self._clock()
-        vouchers = [job.verified.request.voucher for job in jobs]
-        wanted_keys = [(_scope(v.payer), job.idempotency_key) for v, job in zip(vouchers, jobs, strict=True)
-                       if job.idempotency_key is not None]  # fmt: skip
+        items = [job.verified for job in jobs]
+        wanted_keys = [(_scope(j.verified.request.voucher.payer), j.idempotency_key)
+                       for j in jobs if j.idempotency_key is not None]  # fmt: skip
         results: list[Receipt | Refusal] = []
         try:
             with self._db.transaction() as conn:
                 group = payments.lock_group(
                     conn,
-                    accounts_wanted={(v.payer, v.token) for v in vouchers},
-                    channels_wanted={(j.verified.channel, v.payer, v.payee, v.token)
-                                     for v, j in zip(vouchers, jobs, strict=True)},
-                    receipts_wanted={(j.verified.channel, v.cumulative_amount)
-                                     for v, j in zip(vouchers, jobs, strict=True)},
-                    keys_wanted={(v.payer, j.verified.signer) for v, j in zip(vouchers, jobs, strict=True)
-                                 if j.verified.signer != v.payer},
+                    accounts_wanted={(i.request.voucher.payer, i.request.voucher.token) for i in items},
+                    lanes_wanted={i.lane_key for i in items},
+                    receipt_ids={receipt_id(i.digest) for i in items},
+                    grants_wanted={(v.payer, i.signer, v.token, v.lane)
+                                   for i in items for v in [i.request.voucher] if i.signer != v.payer},
                 )  # fmt: skip
+                chain_now = payments.chain_time(conn) or now
                 replays = idempotency.find_many(conn, wanted_keys)
                 saved: list[tuple[str, str, bytes, str]] = []
                 for job in jobs:
                     try:
-                        results.append(self._decide(conn, group, job, replays, saved, now))
+                        results.append(self._decide(conn, group, job, replays, saved, now, chain_now))
                     except Refusal as refusal:
                         results.append(refusal)
                 payments.write_group(conn, group, now)
@@ -217,11 +212,11 @@ class Payments:
         replays: dict[tuple[str, str], tuple[bytes, str]],
         saved: list[tuple[str, str, bytes, str]],
         now: int,
+        chain_now: int,
     ) -> Receipt:
         """One voucher of the group: the receipt (new, or the one it already has), or a Refusal."""
         item = job.verified
-        voucher = item.request.voucher
-        scope = _scope(voucher.payer)
+        scope = _scope(item.request.voucher.payer)
         if job.idempotency_key is not None:
             replay = replays.get((scope, job.idempotency_key))
             if replay is not None:
@@ -231,58 +226,87 @@ class Payments:
                         f"idempotency key {job.idempotency_key!r} was used for a different voucher"
                     )
                 return self._receipt(conn, group, stored_id)
-        receipt = self._accept(conn, group, item, now)
+        receipt = self._accept(group, item, now, chain_now)
         if job.idempotency_key is not None:
             replays[(scope, job.idempotency_key)] = (job.fingerprint, receipt.id)
             saved.append((scope, job.idempotency_key, job.fingerprint, receipt.id))
         return receipt
 
-    def _accept(self, conn: Connection, group: Group, item: _Verified, now: int) -> Receipt:
+    def _accept(self, group: Group, item: _Verified, now: int, chain_now: int) -> Receipt:
         voucher = item.request.voucher
+        rid = receipt_id(item.digest)
+        existing = group.receipts.get(rid) or next((r for r in group.new_receipts if r.id == rid), None)
+        if existing is not None:
+            return existing  # the same voucher again: same receipt, charged once
         account = group.accounts.get((voucher.payer, voucher.token))
         if account is None:
             raise InsufficientFunds(
                 f"no deposit of {voucher.token} by {voucher.payer} has been confirmed yet: deposit first",
                 headroom=0,
-                price=item.price,
+                price=item.resource.price,
             )
-        existing = group.receipts.get((item.channel, voucher.cumulative_amount))
-        if existing is not None and existing.voucher.purchase == voucher.purchase:
-            return existing  # the same voucher again: same receipt, charged once
-        state = group.channels[item.channel]
-        base = max(state.accepted, state.claimed)
-        latest = None
-        if voucher.cumulative_amount != base + item.price:  # read only to explain a refusal
-            latest = payments.latest_voucher(conn, group, item.channel)
-        rules.check_voucher(
-            voucher, item.price, rules.Channel(state.accepted, state.claimed, latest), account
-        )
-        session_key = None
+        lane = group.lanes[item.lane_key]
+        grant = None
         if item.signer != voucher.payer:
-            session_key = group.session_keys.get((voucher.payer, item.signer))
-            rules.check_session_key(session_key, voucher.token, item.price, now, self._settle_margin)
+            grant = group.grants.get((voucher.payer, item.signer, voucher.token, voucher.lane))
+            if grant is None:
+                raise BadSignature(
+                    "the signature is malformed, or signed by neither the payer nor a session key "
+                    "with a grant for this lane: authorise the key first"
+                )
+        if lane.exists and lane.signer != item.signer and lane.seq > 0:
+            # A lane belongs to one signer: the wallet's lanes and each key's lane stay apart, so a
+            # key's cap (the sum of its lane's vector) only ever counts what that key signed.
+            raise SignerNotAuthorized(
+                f"lane {voucher.lane} is signed by {lane.signer}: sign on your own lane (see voucherToSign)",
+                lane=voucher.lane,
+            )
+        try:
+            ledger.check_pay(
+                voucher, item.resource.payee, item.resource.price, lane.accepted, account, grant, chain_now,
+                self._settle_margin,
+            )  # fmt: skip
+        except CumulativeMismatch as mismatch:
+            latest = None
+            if lane.latest is not None:
+                latest = SignedVoucher(
+                    PayerVoucher(
+                        voucher.payer, voucher.token, voucher.lane, lane.accepted, lane.latest.purchase
+                    ),
+                    lane.latest.signature,
+                    lane.latest.acknowledgement,
+                    lane.latest.signer,
+                )
+            raise CumulativeMismatch(mismatch.message, latest=latest) from None
+        price = item.resource.price
         receipt = Receipt(
-            id=receipt_id(item.channel, voucher.cumulative_amount),
-            voucher=voucher,
+            id=rid,
+            payer=voucher.payer,
+            token=voucher.token,
+            lane=voucher.lane,
+            lane_seq=lane.seq + 1,
+            payee=item.resource.payee,
+            price=price,
+            cumulative_amount=voucher.amount_for(item.resource.payee),
+            purchase=voucher.purchase,
+            entries_hash=entries_hash(voucher.entries),
             signature=item.request.signature,
+            acknowledgement=item.acknowledgement,
             signer=item.signer,
-            price=item.price,
-            resource_id=item.request.resource_id,
+            resource_id=item.resource.id,
             status=ReceiptStatus.ACCEPTED,
             created_at=now,
         )
-        # The channel's unclaimed part grows from max(accepted - claimed, 0) to cumulative - claimed.
         group.accounts[(voucher.payer, voucher.token)] = replace(
-            account, outstanding=account.outstanding + voucher.cumulative_amount - base
+            account, outstanding=account.outstanding + price
         )
         group.touched_accounts.add((voucher.payer, voucher.token))
-        if session_key is not None:
-            group.session_keys[(voucher.payer, item.signer)] = replace(
-                session_key, outstanding=session_key.outstanding + item.price
-            )
-            group.touched_keys.add((voucher.payer, item.signer))
-        state.accepted, state.latest_receipt = voucher.cumulative_amount, receipt.id
-        group.receipts[(item.channel, voucher.cumulative_amount)] = receipt
+        lane.signer, lane.seq, lane.accepted = item.signer, lane.seq + 1, voucher.entries
+        lane.accepted_total += price
+        lane.latest = receipt
+        lane.changed.add(item.resource.payee)
+        if lane.oldest_unclaimed_at is None:
+            lane.oldest_unclaimed_at = now
         group.new_receipts.append(receipt)
         return receipt
 
@@ -304,9 +328,9 @@ def _fingerprint(request: PayRequest) -> bytes:
     canonical = json.dumps(
         [
             voucher.payer,
-            voucher.payee,
             voucher.token,
-            voucher.cumulative_amount,
+            voucher.lane,
+            [[e.payee, e.cumulative_amount] for e in voucher.entries],
             voucher.purchase.hex(),
             request.signature.hex(),
             request.resource_id,

@@ -1,24 +1,20 @@
-"""Gasless for users: the operator relays session-key registrations and deposits signed with
-EIP-2612 permits or EIP-3009 authorizations, and pays their gas."""
+"""Gasless for users: the operator relays deposits signed with EIP-2612 permits or EIP-3009
+authorizations, and pays their gas. (Session keys need no transaction at all in v2: see
+app.services.session_keys.)"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from app.chain.operator import Reverted
-from app.core.eip712 import SignerAuthorization
 from app.core.errors import ChainRefused, InvalidInput, NotConfigured
 from app.core.signatures import split
-from app.core.types import UINT128_MAX, Address
+from app.core.types import Address
 from app.services.transactions import Submitted, TxManager
 
 # The hub's errors, as a developer reads them.
 _EXPLAINED = {
-    "InvalidAuthorizationSignature": "the payer's signature does not match this SignerAuthorization",
-    "NonceAlreadyUsed": "this authorization's nonce was already used: sign a new one",
-    "AuthorizationExpired": "validUntil has passed",
     "TokenNotAllowed": "the hub does not accept this token",
-    "InvalidSigner": "the session key may not be the zero address",
     "AmountTooLarge": "an amount does not fit in 128 bits",
     "PermitFailed": "the permit was refused and the hub's allowance does not cover the amount",
     "TransferAmountMismatch": "the token delivered another amount than requested (fee-on-transfer?)",
@@ -29,14 +25,6 @@ _EXPLAINED = {
 class Relay:
     def __init__(self, transactions: TxManager | None) -> None:
         self._transactions = transactions
-
-    def register_session_key(self, auth: SignerAuthorization, payer_signature: bytes) -> Submitted:
-        if not 0 < auth.allowance <= UINT128_MAX:
-            raise InvalidInput(f"allowance must be between 1 and 2^128-1, got {auth.allowance}")
-        row = (auth.payer, auth.signer, auth.token, auth.allowance, auth.valid_until, auth.nonce)
-        return self._send(
-            "registerSigner", {"payer": auth.payer, "signer": auth.signer}, row, payer_signature
-        )
 
     def deposit_with_permit(
         self, payer: Address, token: Address, amount: int, deadline: int, signature: bytes

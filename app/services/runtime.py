@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,8 +13,9 @@ from app.chain.hub import HubClient, NotAToken
 from app.chain.operator import Operator
 from app.config import ConfigError, Settings
 from app.core.eip712 import Domain
-from app.core.errors import Transient
-from app.core.types import Address
+from app.core.errors import NotConfigured, Transient
+from app.core.signatures import sign
+from app.core.types import Address, to_address
 from app.services.accounts import Accounts
 from app.services.auth import Auth
 from app.services.background import Worker
@@ -25,6 +27,7 @@ from app.services.indexer import Indexer
 from app.services.leadership import FileLeadership, Leadership, PostgresLeadership
 from app.services.payments import Payments
 from app.services.relay import Relay
+from app.services.session_keys import SessionKeys
 from app.services.settler import SettlePolicy, Settler
 from app.services.transactions import TxManager
 from app.services.typed_data import TypedData
@@ -36,11 +39,14 @@ log = logging.getLogger(__name__)
 @dataclass
 class Services:
     settings: Settings
+    clock: Clock
+    operator: Address | None  # the address of OPERATOR_KEY: it acknowledges vouchers and sends claims
     db: Database
     hub: HubClient
     domain: Domain
     bus: EventBus
     payments: Payments
+    session_keys: SessionKeys
     accounts: Accounts
     catalog: Catalog
     auth: Auth
@@ -130,11 +136,22 @@ def build(settings: Settings, clock: Clock = system_clock) -> Services:
     )
     return Services(
         settings=settings,
+        clock=clock,
+        operator=None if transactions is None else to_address(transactions.sender),
         db=db,
         hub=hub,
         domain=domain,
         bus=bus,
-        payments=Payments(db, domain, clock, bus, settings.settle_margin, erc1271=hub.is_valid_erc1271),
+        payments=Payments(
+            db,
+            domain,
+            clock,
+            bus,
+            settings.settle_margin,
+            _acknowledger(settings.operator_key),
+            erc1271=hub.is_valid_erc1271,
+        ),
+        session_keys=SessionKeys(db, domain, clock, settings.settle_margin, erc1271=hub.is_valid_erc1271),
         accounts=Accounts(db),
         catalog=Catalog(db, clock),
         auth=Auth(db, clock, settings.public_url, chain_id, settings.nonce_ttl, settings.session_ttl),
@@ -162,3 +179,20 @@ def _hub_address(settings: Settings) -> tuple[Address, int]:
             f"set HUB_ADDRESS, or run scripts/deploy to write {settings.deployment_file} (DEPLOYMENT_FILE)"
         )
     return deployment.hub, deployment.deployed_at_block
+
+
+def _acknowledger(operator_key: str | None) -> Callable[[bytes], bytes]:
+    """Signs the operator's acknowledgement of each accepted voucher. Without OPERATOR_KEY the
+    server cannot acknowledge, so it accepts nothing (it can still answer queries)."""
+    if not operator_key:
+
+        def refuse(_digest: bytes) -> bytes:
+            raise NotConfigured("this server accepts no vouchers: it has no OPERATOR_KEY to acknowledge them")
+
+        return refuse
+    key = bytes.fromhex(operator_key.removeprefix("0x"))
+    return functools.partial(_sign_with, key)
+
+
+def _sign_with(key: bytes, digest: bytes) -> bytes:
+    return sign(digest, key)

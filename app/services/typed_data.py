@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from eth_hash.auto import keccak
 
-from app.core.eip712 import (
-    EIP712_DOMAIN_FIELDS,
-    Domain,
-    SignerAuthorization,
-    Voucher,
-    channel_id,
-    typed_data,
-)
-from app.core.errors import InvalidInput, UnknownResource, UnknownToken
-from app.core.types import UINT128_MAX, Address
+from app.core import ledger
+from app.core.eip712 import EIP712_DOMAIN_FIELDS, Domain, Entries, PayerVoucher, SessionGrant, typed_data
+from app.core.errors import LaneFull, SignerNotAuthorized, UnknownResource, UnknownToken
+from app.core.types import Address
 from app.store import catalog, payments
+from app.store.catalog import Resource
 from app.store.database import Database
 
 TokenDomainLookup = Callable[[Address], dict[str, Any] | None]
@@ -43,6 +39,14 @@ RECEIVE_WITH_AUTHORIZATION_FIELDS = [
 ]
 
 
+@dataclass(frozen=True)
+class VoucherToSign:
+    typed_data: dict[str, Any]
+    resource: Resource
+    lane: int
+    previous: Entries  # the lane's last accepted vector: typed_data's entries raise one payee by the price
+
+
 class TypedData:
     def __init__(
         self, db: Database, domain: Domain, token_domain: TokenDomainLookup, token_nonce: TokenNonceLookup
@@ -52,35 +56,48 @@ class TypedData:
         self._token_domain = token_domain
         self._token_nonce = token_nonce
 
-    def voucher(self, payer: Address, resource_id: str, purchase: bytes | None = None) -> dict[str, Any]:
-        """The next voucher `payer` signs to pay for `resource_id`: cumulative = accepted + price."""
+    def voucher(
+        self, payer: Address, resource_id: str, signer: Address | None = None, purchase: bytes | None = None
+    ) -> VoucherToSign:
+        """The next voucher to pay for `resource_id`: the lane's last accepted vector with the
+        resource's payee raised by its price. On the key's lane when `signer` is a session key with
+        a grant, else on the payer's wallet lane (a fresh one when the current one is full)."""
         with self._db.read() as conn:
             resource = catalog.get_resource(conn, resource_id)
             if resource is None or not resource.active:
                 raise UnknownResource(f"no resource {resource_id!r} is for sale", resource=resource_id)
-            channel = payments.get_channel(conn, channel_id(payer, resource.payee, resource.token))
-        base = 0 if channel is None else max(channel.accepted, channel.claimed)
+            if signer is None or signer == payer:
+                lane = payments.wallet_lane(conn, payer, resource.token, resource.payee)
+            else:
+                grants = [g for g in payments.list_grants(conn, payer)
+                          if g.grant.signer == signer and g.grant.token == resource.token]  # fmt: skip
+                if not grants:
+                    raise SignerNotAuthorized(
+                        f"{signer} has no session grant from {payer} in {resource.token}: authorise it first"
+                    )
+                lane = grants[0].grant.lane
+            previous = payments.lane_vector(conn, payer, resource.token, lane)
+        entries = ledger.raised(previous, resource.payee, resource.price)
+        if len(entries) > ledger.MAX_LANE_ENTRIES:
+            raise LaneFull(
+                f"the session key's lane already pays {ledger.MAX_LANE_ENTRIES} payees: authorise a new key",
+                lane=lane,
+            )
         if purchase is None:
             # keccak256(resource id, a random request id): binds the voucher to this purchase only.
             purchase = keccak(resource_id.encode() + os.urandom(16))
-        voucher = Voucher(payer, resource.payee, resource.token, base + resource.price, purchase)
-        return typed_data(self._domain, voucher)
+        voucher = PayerVoucher(payer, resource.token, lane, entries, purchase)
+        return VoucherToSign(typed_data(self._domain, voucher), resource, lane, previous)
 
-    def signer_authorization(
-        self,
-        payer: Address,
-        signer: Address,
-        token: Address,
-        allowance: int,
-        valid_until: int,
-        nonce: int | None,
+    def grant(
+        self, payer: Address, signer: Address, token: Address, max_total: int, valid_until: int
     ) -> dict[str, Any]:
-        if not 0 < allowance <= UINT128_MAX:
-            raise InvalidInput(f"allowance must be between 1 and 2^128-1, got {allowance}")
-        if nonce is None:
-            nonce = int.from_bytes(os.urandom(8), "big")  # unordered nonces: any unused value works
-        auth = SignerAuthorization(payer, signer, token, allowance, valid_until, nonce)
-        return typed_data(self._domain, auth)
+        """A SessionGrant for `signer` on a lane of its own, which no voucher or grant uses yet."""
+        with self._db.read() as conn:
+            lane = payments.next_free_lane(conn, payer, token)
+        grant = SessionGrant(payer, signer, token, lane, max_total, valid_until)
+        ledger.check_grant_shape(grant)
+        return typed_data(self._domain, grant)
 
     def permit(self, owner: Address, token: Address, amount: int, deadline: int) -> dict[str, Any]:
         """EIP-2612 permit letting the hub pull `amount` (for depositWithPermit)."""

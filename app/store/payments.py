@@ -79,7 +79,8 @@ def find_grants(conn: Connection, wanted: Iterable[GrantKey]) -> dict[GrantKey, 
         query = (
             select(grants, revocations.c.effective_at)
             .outerjoin(
-                revocations, and_(revocations.c.payer == grants.c.payer, revocations.c.signer == grants.c.signer)
+                revocations,
+                and_(revocations.c.payer == grants.c.payer, revocations.c.signer == grants.c.signer),
             )
             .where(*_pairs_in(grants.c.payer, grants.c.signer, [(p, s) for p, s, _, _ in chunk]))
         )
@@ -136,7 +137,9 @@ def wallet_lane(conn: Connection, payer: Address, token: Address, payee: Address
 # ---------------------------------------------------------------- lanes and vectors
 
 
-def lane_vector(conn: Connection, payer: Address, token: Address, lane: int, *, claimed: bool = False) -> Entries:
+def lane_vector(
+    conn: Connection, payer: Address, token: Address, lane: int, *, claimed: bool = False
+) -> Entries:
     """The lane's last accepted (or claimed) vector."""
     column = lane_entries.c.claimed if claimed else lane_entries.c.accepted
     rows = conn.execute(
@@ -238,26 +241,26 @@ def lock_group(
                 found_accounts[(row.payer, row.token)] = replace(account, pending_withdrawal=row.amount)
     found_lanes: dict[LaneKey, LaneState] = {}
     for payer, token, lane in sorted(lanes_wanted):
-        row = conn.execute(
+        lane_row = conn.execute(
             select(lanes).where(lanes.c.payer == payer, lanes.c.token == token, lanes.c.lane == lane)
         ).first()
-        if row is None:
+        if lane_row is None:
             found_lanes[(payer, token, lane)] = LaneState(payer, 0, (), 0, None, False, None)
             continue
         latest = conn.execute(
             select(receipts).where(
                 receipts.c.payer == payer, receipts.c.token == token, receipts.c.lane == lane,
-                receipts.c.lane_seq == row.seq,
+                receipts.c.lane_seq == lane_row.seq,
             )
         ).first()  # fmt: skip
         found_lanes[(payer, token, lane)] = LaneState(
-            signer=row.signer,
-            seq=row.seq,
+            signer=lane_row.signer,
+            seq=lane_row.seq,
             accepted=lane_vector(conn, payer, token, lane),
-            accepted_total=row.accepted_total,
+            accepted_total=lane_row.accepted_total,
             latest=None if latest is None else _receipt(latest),
             exists=True,
-            oldest_unclaimed_at=row.oldest_unclaimed_at,
+            oldest_unclaimed_at=lane_row.oldest_unclaimed_at,
         )
     found_receipts: dict[str, Receipt] = {}
     for id_chunk in _chunks(sorted(receipt_ids)):
@@ -294,7 +297,9 @@ def write_group(conn: Connection, group: Group, now: int) -> None:
             )
         else:
             conn.execute(
-                insert(lanes).values(payer=payer, token=token, lane=lane, claimed_total=0, claimed_seq=0, **values)
+                insert(lanes).values(
+                    payer=payer, token=token, lane=lane, claimed_total=0, claimed_seq=0, **values
+                )
             )
         existing = {
             row.payee
@@ -361,7 +366,9 @@ def list_receipts(
 
 
 def list_lanes(conn: Connection, payer: Address) -> list[Row[Any]]:
-    return list(conn.execute(select(lanes).where(lanes.c.payer == payer).order_by(lanes.c.token, lanes.c.lane)))
+    return list(
+        conn.execute(select(lanes).where(lanes.c.payer == payer).order_by(lanes.c.token, lanes.c.lane))
+    )
 
 
 def count_receipts(conn: Connection) -> int:

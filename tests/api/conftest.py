@@ -86,12 +86,14 @@ class Api:
     def list_resource(self, creator: LocalAccount, resource_id: str = RESOURCE, price: int = PRICE) -> None:
         self.services.catalog.save(creator.address, resource_id, self.usdc, price, "Title")  # type: ignore[arg-type]
 
-    def voucher(self, payer: LocalAccount, resource_id: str = RESOURCE) -> dict[str, Any]:
-        """The typed data of the next voucher, from voucherToSign."""
+    def voucher(
+        self, payer: LocalAccount, resource_id: str = RESOURCE, signer: LocalAccount | None = None
+    ) -> dict[str, Any]:
+        """The typed data of the next voucher, from voucherToSign (on the key's lane for `signer`)."""
         data = self.data(
-            "query($payer: Address!, $id: String!) "
-            "{ voucherToSign(payer: $payer, resourceId: $id) { typedData } }",
-            {"payer": payer.address, "id": resource_id},
+            "query($payer: Address!, $id: String!, $signer: Address) "
+            "{ voucherToSign(payer: $payer, resourceId: $id, signer: $signer) { typedData } }",
+            {"payer": payer.address, "id": resource_id, "signer": signer.address if signer else None},
         )
         typed: dict[str, Any] = data["voucherToSign"]["typedData"]
         return typed
@@ -104,13 +106,30 @@ class Api:
         message = typed["message"]
         return {
             "payer": message["payer"],
-            "payee": message["payee"],
             "token": message["token"],
-            "cumulativeAmount": message["cumulativeAmount"],
+            "lane": message["lane"],
+            "entries": message["entries"],
             "purchase": message["purchase"],
             "signature": "0x" + bytes(signature).hex(),
             "resourceId": resource_id,
         }
+
+    def authorize_key(
+        self, payer: LocalAccount, key: LocalAccount, max_total: int = 1_000_000
+    ) -> dict[str, Any]:
+        """Signs a grant for `key` with the payer's wallet and saves it; returns the SessionKey."""
+        typed = self.data(
+            "query($p: Address!, $s: Address!, $m: Amount!) "
+            "{ grantToSign(payer: $p, signer: $s, maxTotal: $m) { typedData } }",
+            {"p": payer.address, "s": key.address, "m": str(max_total)},
+        )["grantToSign"]["typedData"]
+        signature = Account.sign_typed_data(payer.key, full_message=typed).signature
+        message = typed["message"]
+        grant = {k: message[k] for k in ("payer", "signer", "token", "lane", "maxTotal")}
+        grant["validUntil"] = int(message["validUntil"])
+        result = self.data(AUTHORIZE, {"g": grant, "s": "0x" + bytes(signature).hex()})["authorizeSessionKey"]
+        assert result["__typename"] == "SessionKey", result
+        return result
 
     def pay(self, pay_input: dict[str, Any], idempotency_key: str | None = None) -> dict[str, Any]:
         """The PayResult of a pay mutation."""
@@ -136,12 +155,24 @@ PAY = """
 mutation($input: PayInput!, $key: String) {
   pay(input: $input, idempotencyKey: $key) {
     __typename
-    ... on PaymentAccepted { receipt { id cumulativeAmount price status payer payee signature } }
+    ... on PaymentAccepted {
+      receipt { id lane cumulativeAmount price status payer payee signature acknowledgement signer }
+    }
     ... on CumulativeMismatch {
-      code message expected
-      latest { payer payee token cumulativeAmount purchase signature }
+      code message expected { payee cumulativeAmount }
+      latest { payer token lane entries { payee cumulativeAmount } purchase signature acknowledgement }
     }
     ... on InsufficientFunds { code message headroom price }
+    ... on Refused { code message fields }
+  }
+}
+"""
+
+AUTHORIZE = """
+mutation($g: SessionGrantInput!, $s: Bytes!) {
+  authorizeSessionKey(grant: $g, signature: $s) {
+    __typename
+    ... on SessionKey { signer lane maxTotal spent validUntil }
     ... on Refused { code message fields }
   }
 }
@@ -175,6 +206,7 @@ def make_api(chain: Chain, tmp_path: Path) -> Iterator[Callable[..., Api]]:
                 "HUB_ADDRESS": str(chain.hub.address),
                 "DATA_DIR": str(data_dir),
                 "CONFIRMATIONS": "0",
+                "OPERATOR_KEY": "0x" + bytes(chain.owner.key).hex(),  # the hub's operator acknowledges
                 **env,
             }
         )

@@ -134,28 +134,33 @@ def test_a_receipt_is_shown_to_its_payer_and_payee_only(
     assert funded.data(query, {"id": receipt_id}, token=funded.sign_in(stranger)) == {"receipt": None}
 
 
-def test_earnings_and_channels_are_the_owners_only(
+def test_earnings_and_lanes_are_the_owners_only(
     funded: Api, payer: LocalAccount, creator: LocalAccount, stranger: LocalAccount
 ) -> None:
     funded.pay(funded.pay_input(payer, funded.voucher(payer)))
     earnings = (
         "query($p: Address!, $t: Address!) { earnings(payee: $p, token: $t) { accepted withdrawable } }"
     )
-    channels = "query($p: Address!) { channels(payer: $p) { payee accepted claimed } }"
+    lanes = (
+        "query($p: Address!) { lanes(payer: $p) { signer entries { payee cumulativeAmount } outstanding } }"
+    )
     variables = {"p": creator.address, "t": funded.usdc}
 
     assert funded.data(earnings, variables, token=funded.sign_in(creator))["earnings"] == {
         "accepted": str(PRICE),
         "withdrawable": "0",
     }
-    assert funded.data(channels, {"p": payer.address}, token=funded.sign_in(payer))["channels"] == [
-        {"payee": creator.address, "accepted": str(PRICE), "claimed": "0"}
+    assert funded.data(lanes, {"p": payer.address}, token=funded.sign_in(payer))["lanes"] == [
+        {
+            "signer": payer.address,
+            "entries": [{"payee": creator.address, "cumulativeAmount": str(PRICE)}],
+            "outstanding": str(PRICE),
+        }
     ]
     stranger_token = funded.sign_in(stranger)
     assert funded.error(earnings, variables, token=stranger_token)["extensions"]["code"] == "FORBIDDEN"
     assert (
-        funded.error(channels, {"p": payer.address}, token=stranger_token)["extensions"]["code"]
-        == "FORBIDDEN"
+        funded.error(lanes, {"p": payer.address}, token=stranger_token)["extensions"]["code"] == "FORBIDDEN"
     )
 
 

@@ -254,9 +254,8 @@ mutation($input: PayInput!) {
 
 PAY_FIELDS = {
     "payer": "Address",
-    "payee": "Address",
     "token": "Address",
-    "cumulativeAmount": "Amount",
+    "lane": "Amount",
     "purchase": "Bytes32",
     "signature": "Bytes",
 }

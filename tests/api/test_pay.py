@@ -28,8 +28,9 @@ def test_a_voucher_from_voucher_to_sign_signed_by_the_payer_is_accepted(
     funded: Api, payer: LocalAccount, creator: LocalAccount
 ) -> None:
     typed = funded.voucher(payer)
-    assert typed["primaryType"] == "Voucher"
-    assert typed["message"]["cumulativeAmount"] == str(PRICE)  # a string: exact in any JSON parser
+    assert typed["primaryType"] == "PayerVoucher"
+    # amounts are strings: exact in any JSON parser
+    assert typed["message"]["entries"] == [{"payee": creator.address, "cumulativeAmount": str(PRICE)}]
 
     result = funded.pay(funded.pay_input(payer, typed))
 
@@ -42,16 +43,27 @@ def test_a_voucher_from_voucher_to_sign_signed_by_the_payer_is_accepted(
         str(PRICE),
         "ACCEPTED",
     )
+    assert receipt["signer"] == payer.address
+    assert receipt["acknowledgement"].startswith("0x") and len(receipt["acknowledgement"]) == 132
     assert headroom(funded, payer) == 1_000_000 - PRICE
 
 
-def test_the_next_voucher_to_sign_continues_from_the_accepted_amount(
-    funded: Api, payer: LocalAccount
+def test_the_next_voucher_to_sign_continues_from_the_accepted_vector(
+    funded: Api, payer: LocalAccount, creator: LocalAccount, stranger: LocalAccount
 ) -> None:
     funded.pay(funded.pay_input(payer, funded.voucher(payer)))
+    funded.list_resource(stranger, "article-2", 3 * PRICE)
+    typed = funded.voucher(payer, "article-2")
+    assert sorted(typed["message"]["entries"], key=lambda e: e["payee"]) == sorted(
+        [
+            {"payee": creator.address, "cumulativeAmount": str(PRICE)},
+            {"payee": stranger.address, "cumulativeAmount": str(3 * PRICE)},
+        ],
+        key=lambda e: e["payee"],
+    )
+    assert funded.pay(funded.pay_input(payer, typed, "article-2"))["__typename"] == "PaymentAccepted"
     typed = funded.voucher(payer)
-    assert typed["message"]["cumulativeAmount"] == str(2 * PRICE)
-    assert funded.pay(funded.pay_input(payer, typed))["__typename"] == "PaymentAccepted"
+    assert {"payee": creator.address, "cumulativeAmount": str(2 * PRICE)} in typed["message"]["entries"]
 
 
 def test_paying_the_same_voucher_twice_returns_the_same_receipt_and_charges_once(
@@ -83,25 +95,52 @@ def test_an_idempotency_key_that_is_too_long_is_refused(funded: Api, payer: Loca
 
 
 def test_a_wrong_cumulative_amount_returns_the_latest_voucher_to_resynchronise(
-    funded: Api, payer: LocalAccount
+    funded: Api, payer: LocalAccount, creator: LocalAccount
 ) -> None:
     accepted_input = funded.pay_input(payer, funded.voucher(payer))
     funded.pay(accepted_input)
     stale = funded.voucher(payer)
-    stale["message"]["cumulativeAmount"] = str(PRICE)  # a client that lost its state starts over
+    stale["message"]["entries"][0]["cumulativeAmount"] = str(PRICE)  # a client that lost its state
 
     mismatch = funded.pay(funded.pay_input(payer, stale))
 
     assert mismatch["__typename"] == "CumulativeMismatch", mismatch
     assert mismatch["code"] == "CUMULATIVE_MISMATCH"
-    assert mismatch["expected"] == str(2 * PRICE)
+    assert mismatch["expected"] == [{"payee": creator.address, "cumulativeAmount": str(2 * PRICE)}]
     latest = mismatch["latest"]
-    assert latest["cumulativeAmount"] == str(PRICE)
+    assert latest["entries"] == [{"payee": creator.address, "cumulativeAmount": str(PRICE)}]
     assert latest["signature"] == accepted_input["signature"]
     assert latest["purchase"] == accepted_input["purchase"]
 
-    stale["message"]["cumulativeAmount"] = mismatch["expected"]
+    stale["message"]["entries"] = mismatch["expected"]
     assert funded.pay(funded.pay_input(payer, stale))["__typename"] == "PaymentAccepted"
+
+
+def test_a_signature_with_v_0_is_refused_as_the_hub_would_refuse_it(funded: Api, payer: LocalAccount) -> None:
+    pay_input = funded.pay_input(payer, funded.voucher(payer))
+    signature = bytes.fromhex(pay_input["signature"][2:])
+    pay_input["signature"] = "0x" + (signature[:64] + bytes([signature[64] - 27])).hex()
+    result = funded.pay(pay_input)
+    assert (result["__typename"], result["code"]) == ("Refused", "BAD_SIGNATURE")
+    assert headroom(funded, payer) == 1_000_000
+
+
+def test_a_session_key_pays_right_after_its_grant_without_a_transaction(
+    funded: Api, payer: LocalAccount
+) -> None:
+    key = Account.create()
+    session = funded.authorize_key(payer, key, max_total=2 * PRICE)
+    assert (session["signer"], session["maxTotal"], session["spent"]) == (key.address, str(2 * PRICE), "0")
+
+    typed = funded.voucher(payer, signer=key)
+    assert typed["message"]["lane"] == session["lane"]
+    first = funded.pay(funded.pay_input(key, typed))
+    assert first["__typename"] == "PaymentAccepted", first
+    assert first["receipt"]["signer"] == key.address
+
+    funded.pay(funded.pay_input(key, funded.voucher(payer, signer=key)))
+    over = funded.pay(funded.pay_input(key, funded.voucher(payer, signer=key)))
+    assert (over["__typename"], over["code"]) == ("Refused", "SIGNER_CAP_EXCEEDED")
 
 
 def test_a_voucher_beyond_the_headroom_is_refused_as_insufficient_funds(
@@ -157,7 +196,7 @@ def test_voucher_to_sign_for_an_unknown_resource_is_an_error_with_its_code(
 
 def test_an_amount_above_uint128_is_refused_by_the_server(funded: Api, payer: LocalAccount) -> None:
     pay_input = funded.pay_input(payer, funded.voucher(payer))
-    pay_input["cumulativeAmount"] = str(2**128)
+    pay_input["entries"][0]["cumulativeAmount"] = str(2**128)
     result = funded.pay(pay_input)
     assert (result["__typename"], result["code"]) == ("Refused", "INVALID_INPUT")
     assert "2^128-1" in result["message"]
@@ -182,9 +221,9 @@ def test_pay_batch_beyond_max_batch_is_refused_as_a_whole(make_api: Any, payer: 
     signer = Account.create()
     some_input = {
         "payer": payer.address,
-        "payee": signer.address,
         "token": api.usdc,
-        "cumulativeAmount": "1",
+        "lane": "0",
+        "entries": [{"payee": signer.address, "cumulativeAmount": "1"}],
         "purchase": "0x" + "00" * 32,
         "signature": "0x" + "00" * 65,
         "resourceId": RESOURCE,

@@ -67,9 +67,9 @@ def test_bytes32_is_exactly_32_bytes() -> None:
 def pay_input(api: Api, payer: LocalAccount, overrides: dict[str, Any]) -> dict[str, Any]:
     fields = {
         "payer": payer.address,
-        "payee": payer.address,
         "token": api.usdc,
-        "cumulativeAmount": "1",
+        "lane": "0",
+        "entries": [{"payee": payer.address, "cumulativeAmount": "1"}],
         "purchase": "0x" + "00" * 32,
         "signature": "0x" + "00" * 65,
         "resourceId": "article-1",
@@ -84,9 +84,9 @@ PAY = "mutation($input: PayInput!) { pay(input: $input) { __typename } }"
     ("field", "value", "expected"),
     [
         ("payer", "0xnot-an-address", "an Address is 0x followed by 40 hex digits"),
-        ("cumulativeAmount", "-5", "an Amount is a non-negative integer"),
-        ("cumulativeAmount", str(2**256), "an Amount is at most 2^256-1"),
-        ("cumulativeAmount", 5, "an Amount is a string of decimal digits"),
+        ("lane", "-5", "an Amount is a non-negative integer"),
+        ("lane", str(2**256), "an Amount is at most 2^256-1"),
+        ("lane", 5, "an Amount is a string of decimal digits"),
         ("signature", "0xgarbage", "Bytes is 0x followed by an even number of hex digits"),
         ("purchase", "0x1234", "a Bytes32 is exactly 32 bytes"),
     ],

@@ -1,5 +1,6 @@
 """The exits and the relays through the API: ready transactions for users' wallets, exported
-vouchers for creators, and gasless deposits and session keys sent by the operator."""
+vouchers for creators (which they claim themselves, acknowledged), gasless deposits sent by the
+operator, and the revocation of a session key."""
 
 from __future__ import annotations
 
@@ -7,15 +8,11 @@ from collections.abc import Callable
 
 from eth_account import Account
 
-from app.chain.anvil import DEV_KEYS
-from app.core.eip712 import Domain, SignerAuthorization, signer_authorization_digest
-from app.core.types import to_address
 from tests.api.conftest import Api
-from tests.factories import sign_digest
 
-RELAY = """
-mutation($auth: SignerAuthorizationInput!, $sig: Bytes!) {
-  registerSessionKey(authorization: $auth, signature: $sig) {
+RELAY_PERMIT = """
+mutation($p: Address!, $t: Address!, $s: Bytes!) {
+  depositWithPermit(payer: $p, token: $t, amount: "1", deadline: 99999999999, signature: $s) {
     __typename
     ... on RelayedTransaction { txHash nonce }
     ... on Refused { code message fields }
@@ -59,8 +56,11 @@ def test_a_creator_exports_its_vouchers_in_the_form_claim_takes(api: Api) -> Non
         "query($p: Address!) { exportVouchers(payee: $p) }", {"p": creator.address}, token=token
     )["exportVouchers"]
     assert exported["hub"] == api.chain.hub.address
-    [claim] = exported["claims"]
-    assert claim["cumulativeAmount"] == latest["receipt"]["cumulativeAmount"]
+    [voucher] = exported["vouchers"]
+    assert voucher["entries"] == [
+        {"payee": creator.address, "cumulativeAmount": latest["receipt"]["cumulativeAmount"]}
+    ]
+    assert voucher["acknowledgement"] == latest["receipt"]["acknowledgement"]
     transaction = api.data(
         "query($p: Address!) { claimTransaction(payee: $p) { to data } }", {"p": creator.address}, token=token
     )["claimTransaction"]
@@ -69,7 +69,8 @@ def test_a_creator_exports_its_vouchers_in_the_form_claim_takes(api: Api) -> Non
             {"from": creator.address, "to": transaction["to"], "data": transaction["data"]}
         )
     )
-    assert api.chain.earnings(creator.address) == int(claim["cumulativeAmount"])
+    # The creator sent it, not the operator: the acknowledgements let it through.
+    assert api.chain.earnings(creator.address) == int(latest["receipt"]["cumulativeAmount"])
 
 
 def test_another_creators_vouchers_are_not_exported(api: Api) -> None:
@@ -80,47 +81,32 @@ def test_another_creators_vouchers_are_not_exported(api: Api) -> None:
     assert error["extensions"]["code"] == "FORBIDDEN"
 
 
-def test_a_session_key_is_relayed_gaslessly_and_pays(make_api: Callable[..., Api]) -> None:
-    api = make_api(OPERATOR_KEY=DEV_KEYS[6])  # an operator account no other test sends from
+def test_a_payer_gets_a_ready_transaction_to_revoke_a_session_key(api: Api) -> None:
     payer, creator, key = api.chain.accounts[1], api.chain.accounts[2], Account.create()
     api.deposit(payer, 100_000)
     api.list_resource(creator)
-    auth = SignerAuthorization(
-        to_address(payer.address), to_address(key.address), to_address(api.usdc), 50_000,
-        api.chain.timestamp() + 86_400, 7,
-    )  # fmt: skip
-    domain = Domain(api.services.domain.chain_id, api.services.domain.hub)
-    signature = sign_digest(payer.key, signer_authorization_digest(domain, auth))
-    variables = {
-        "auth": {
-            "payer": auth.payer, "signer": auth.signer, "token": auth.token, "allowance": "50000",
-            "validUntil": str(auth.valid_until), "nonce": "7",
-        },
-        "sig": "0x" + signature.hex(),
-    }  # fmt: skip
-    relayed = api.data(RELAY, variables)["registerSessionKey"]
-    assert relayed["__typename"] == "RelayedTransaction", relayed
-    api.chain.w3.eth.wait_for_transaction_receipt(relayed["txHash"])
-    api.services.indexer.sync_once()
-    paid = api.pay(api.pay_input(key, api.voucher(payer)))
-    assert paid["__typename"] == "PaymentAccepted"
-    assert paid["receipt"]["signature"]
-    again = api.data(RELAY, variables)["registerSessionKey"]
-    assert (again["__typename"], again["code"], again["fields"]["error"]) == (
-        "Refused",
-        "CHAIN_REFUSED",
-        "NonceAlreadyUsed",
+    api.authorize_key(payer, key)
+    request = api.data(
+        "query($s: Address!) { revokeSessionKeyTransaction(signer: $s) { to data } }", {"s": key.address}
+    )["revokeSessionKeyTransaction"]
+    api.chain.w3.eth.wait_for_transaction_receipt(
+        api.chain.w3.eth.send_transaction(
+            {"from": payer.address, "to": request["to"], "data": request["data"]}
+        )
     )
+    api.services.indexer.sync_once()
+    keys = api.data(
+        "query($p: Address!) { sessionKeys(payer: $p) { signer revokedAt } }", {"p": payer.address}
+    )["sessionKeys"]
+    assert keys[0]["signer"] == key.address and keys[0]["revokedAt"] is not None
+    # Revoked keys are refused at once: their vouchers could not be settled in time.
+    refused = api.pay(api.pay_input(key, api.voucher(payer, signer=key)))
+    assert (refused["__typename"], refused["code"]) == ("Refused", "SIGNER_NOT_AUTHORIZED")
 
 
-def test_a_server_without_an_operator_key_says_it_relays_nothing(api: Api) -> None:
+def test_a_server_without_an_operator_key_says_it_relays_nothing(make_api: Callable[..., Api]) -> None:
+    api = make_api(OPERATOR_KEY="")
     payer = api.chain.accounts[1]
-    variables = {
-        "auth": {
-            "payer": payer.address, "signer": payer.address, "token": api.usdc, "allowance": "1",
-            "validUntil": "99999999999", "nonce": "1",
-        },
-        "sig": "0x" + "00" * 65,
-    }  # fmt: skip
-    refused = api.data(RELAY, variables)["registerSessionKey"]
+    variables = {"p": payer.address, "t": api.usdc, "s": "0x" + "11" * 65}
+    refused = api.data(RELAY_PERMIT, variables)["depositWithPermit"]
     assert refused["code"] == "NOT_CONFIGURED"

@@ -1,82 +1,69 @@
-"""EIP-712 in Python agrees with eth-account's encoder and with the contract."""
+"""Python's EIP-712 digests are the ones wallets sign: eth-account, given the JSON typed data the
+server hands out, signs exactly the digest the server (and the hub) recovers from."""
 
 from __future__ import annotations
 
-from eth_abi import encode
 from eth_account import Account
-from eth_account.messages import encode_typed_data
-from eth_utils import keccak
-from hypothesis import given
-from hypothesis import strategies as st
 
+from app.core.claims import ClaimBlock, encode_claim
 from app.core.eip712 import (
+    Acknowledgement,
     Domain,
-    SignerAuthorization,
-    Voucher,
-    channel_id,
-    signer_authorization_digest,
+    Entry,
+    PayerVoucher,
+    SessionGrant,
+    Signable,
+    digest,
+    entries_hash,
     typed_data,
-    voucher_digest,
 )
+from app.core.signatures import recover, sign
 from app.core.types import Address, to_address
-from tests.factories import make_voucher
 
-addresses = st.binary(min_size=20, max_size=20).map(lambda b: to_address("0x" + b.hex()))
-uint256 = st.integers(min_value=0, max_value=2**256 - 1)
-
-GOLDEN_KEY = "0x" + "01" * 32
-GOLDEN_DOMAIN = Domain(chain_id=31337, hub=to_address("0x5FbDB2315678afecb367f032d93F642f64180aa3"))
-GOLDEN_VOUCHER = Voucher(
-    payer=Account.from_key(GOLDEN_KEY).address,  # type: ignore[arg-type]
-    payee=to_address("0x70997970C51812dc3A010C7d01b50e0d17dc79C8"),
-    token=to_address("0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"),
-    cumulative_amount=1_250_000,
-    purchase=bytes.fromhex("ab" * 32),
-)
+DOMAIN = Domain(chain_id=31337, hub=to_address("0x" + "ab" * 20))
+WALLET = Account.from_key(b"\x01" * 32)
+PAYEES = (Address("0x" + "0" * 39 + "1"), to_address("0x" + "ff" * 20))
 
 
-def eth_account_hash(data: dict[str, object]) -> bytes:
-    signable = encode_typed_data(full_message=data)
-    return b"\x19" + signable.version + signable.header + signable.body
+def wallet_signs(message: Signable) -> bytes:
+    return bytes(Account.sign_typed_data(WALLET.key, full_message=typed_data(DOMAIN, message)).signature)
 
 
-@given(addresses, addresses, addresses, uint256, st.binary(min_size=32, max_size=32), st.integers(1, 2**64))
-def test_voucher_digest_equals_eth_account_for_any_voucher(
-    payer: Address, payee: Address, token: Address, amount: int, purchase: bytes, chain_id: int
-) -> None:
-    domain = Domain(chain_id=chain_id, hub=payee)
-    voucher = Voucher(payer, payee, token, amount, purchase)
-    assert voucher_digest(domain, voucher) == keccak(eth_account_hash(typed_data(domain, voucher)))
+def test_a_wallet_signing_a_payer_voucher_signs_our_digest() -> None:
+    voucher = PayerVoucher(
+        to_address(WALLET.address),
+        PAYEES[1],
+        7,
+        (Entry(PAYEES[0], 10), Entry(PAYEES[1], 2**127)),
+        b"\x05" * 32,
+    )
+    assert recover(digest(DOMAIN, voucher), wallet_signs(voucher)) == WALLET.address
 
 
-@given(addresses, addresses, uint256, uint256, uint256)
-def test_signer_authorization_digest_equals_eth_account(
-    payer: Address, signer: Address, allowance: int, valid_until: int, nonce: int
-) -> None:
-    auth = SignerAuthorization(payer, signer, payer, allowance, valid_until, nonce)
-    assert signer_authorization_digest(GOLDEN_DOMAIN, auth) == keccak(
-        eth_account_hash(typed_data(GOLDEN_DOMAIN, auth))
+def test_a_wallet_signing_a_session_grant_signs_our_digest() -> None:
+    grant = SessionGrant(to_address(WALLET.address), PAYEES[1], PAYEES[0], 3, 5_000_000, 2**40)
+    assert recover(digest(DOMAIN, grant), wallet_signs(grant)) == WALLET.address
+
+
+def test_an_acknowledgement_is_typed_data_too() -> None:
+    ack = Acknowledgement(b"\x09" * 32)
+    assert recover(digest(DOMAIN, ack), wallet_signs(ack)) == WALLET.address
+
+
+def test_a_signature_with_v_0_or_1_recovers_nobody_as_on_chain() -> None:
+    signature = sign(b"\x07" * 32, WALLET.key)
+    assert recover(b"\x07" * 32, signature) == WALLET.address
+    assert recover(b"\x07" * 32, signature[:64] + bytes([signature[64] - 27])) is None
+
+
+def test_the_empty_vector_hashes_like_an_empty_eip712_array() -> None:
+    assert entries_hash(()) == bytes.fromhex(
+        "c5d2460186f7233c927e7db2dcc703c0e500b653ca82273b7bfad8045d85a470"
     )
 
 
-def test_golden_vector_with_a_fixed_key() -> None:
-    """Fixed inputs, fixed outputs: any change to the hashing or the types breaks this on purpose."""
-    assert GOLDEN_DOMAIN.separator.hex() == "a3509be3ce281fc3f3db1bdc8598c607f55ce2c060b0aee1b1ce718a2442a137"
-    assert (
-        voucher_digest(GOLDEN_DOMAIN, GOLDEN_VOUCHER).hex()
-        == "7596200964cd7c4504f9e4bd076f69b410bbd77b5d34d490f670d44b7f7b2166"
-    )
-    signed = Account.sign_typed_data(GOLDEN_KEY, full_message=typed_data(GOLDEN_DOMAIN, GOLDEN_VOUCHER))
-    assert signed.signature.hex() == (
-        "51a0af815e33433c7473f7d2f9cea464d541b31bce88d7241d7252840042b93b"
-        "78a2ed54ab16792f30edc07f4ac45d4d749c4c0461a49e5373ab3502cc1d29ac1b"
-    )
-
-
-def test_channel_id_is_the_abi_encoding_hash() -> None:
-    voucher = make_voucher()
-
-    expected = keccak(
-        encode(["address", "address", "address"], [voucher.payer, voucher.payee, voucher.token])
-    )
-    assert channel_id(voucher.payer, voucher.payee, voucher.token) == expected
+def test_a_claim_block_packs_previous_and_next_amounts_side_by_side() -> None:
+    voucher = PayerVoucher(to_address(WALLET.address), PAYEES[0], 1, (Entry(PAYEES[0], 9),), b"\x00" * 32)
+    data = encode_claim([ClaimBlock(voucher, b"\x01" * 65, previous=(Entry(PAYEES[0], 4),))])
+    assert data[0] == 1 and data[1:21] == bytes.fromhex(PAYEES[0][2:])
+    assert data[-33:] == bytes([0]) + (4).to_bytes(16, "big") + (9).to_bytes(16, "big")

@@ -56,7 +56,9 @@ def upgrade() -> None:
     op.create_index("ix_lane_entries_payee", "lane_entries", ["payee", "token"])
     op.create_table(
         "receipts",
-        sa.Column("seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False),
+        sa.Column(
+            "seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), autoincrement=True, nullable=False
+        ),
         sa.Column("id", sa.String(length=66), nullable=False),
         sa.Column("payer", ADDRESS, nullable=False),
         sa.Column("token", ADDRESS, nullable=False),

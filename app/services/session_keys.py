@@ -1,0 +1,61 @@
+"""Session keys: a grant the payer signs once, kept by the server and carried with every claim of
+the key's vouchers. No transaction: the key can pay as soon as its grant is saved. Revoking is the
+payer's own transaction (hub.revokeSigner), which the indexer sees."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from app.core import ledger
+from app.core.eip712 import Domain, SessionGrant, digest
+from app.core.errors import BadSignature, InvalidInput, UnknownToken
+from app.core.signatures import recover
+from app.services.payments import Erc1271Check
+from app.store import catalog, payments
+from app.store.database import Database
+
+
+class SessionKeys:
+    def __init__(
+        self, db: Database, domain: Domain, clock: Callable[[], int], settle_margin: int,
+        erc1271: Erc1271Check | None = None,
+    ) -> None:  # fmt: skip
+        self._db = db
+        self._domain = domain
+        self._clock = clock
+        self._settle_margin = settle_margin
+        self._erc1271 = erc1271
+
+    def authorize(self, grant: SessionGrant, signature: bytes) -> ledger.Grant:
+        """Saves a grant the payer signed (ECDSA, or EIP-1271 for a contract wallet), after the
+        checks the hub will make when the key's vouchers are claimed."""
+        ledger.check_grant_shape(grant)
+        grant_digest = digest(self._domain, grant)
+        if recover(grant_digest, signature) != grant.payer and not (
+            self._erc1271 is not None and self._erc1271(grant.payer, grant_digest, signature)
+        ):
+            raise BadSignature("the grant is not signed by its payer (65 bytes with v 27/28, or 64 bytes)")
+        with self._db.transaction() as conn:
+            if grant.token not in {t.address for t in catalog.list_tokens(conn)}:
+                raise UnknownToken(f"the hub has not listed token {grant.token}", token=grant.token)
+            now = payments.chain_time(conn) or self._clock()
+            if grant.valid_until < now + self._settle_margin:
+                raise InvalidInput(
+                    f"validUntil must leave at least {self._settle_margin} s to settle the key's vouchers"
+                )
+            owner = next(
+                (row.signer for row in payments.list_lanes(conn, grant.payer)
+                 if row.token == grant.token and row.lane == grant.lane),
+                None,
+            )  # fmt: skip
+            if owner is not None and owner != grant.signer:
+                raise InvalidInput(
+                    f"lane {grant.lane} is already signed on by {owner}: ask grantToSign for a fresh lane"
+                )
+            payments.save_grant(conn, grant, signature, self._clock())
+            saved = payments.find_grants(conn, [(grant.payer, grant.signer, grant.token, grant.lane)])
+        return saved[(grant.payer, grant.signer, grant.token, grant.lane)]
+
+    def list(self, payer: str) -> list[ledger.Grant]:
+        with self._db.read() as conn:
+            return payments.list_grants(conn, payer)  # type: ignore[arg-type]
