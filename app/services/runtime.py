@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.chain.deploy import Deployment
-from app.chain.hub import HubClient, NotAToken
+from app.chain.hub import HubClient
+from app.chain.interface import Hub, NotAToken
 from app.chain.operator import Operator
 from app.config import ConfigError, Settings
 from app.core.eip712 import Domain
@@ -42,7 +43,7 @@ class Services:
     clock: Clock
     operator: Address | None  # the address of OPERATOR_KEY: it acknowledges vouchers and sends claims
     db: Database
-    hub: HubClient
+    hub: Hub
     domain: Domain
     bus: EventBus
     payments: Payments
