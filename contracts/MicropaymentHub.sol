@@ -8,48 +8,61 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
-import {IERC1271} from "@openzeppelin/contracts/interfaces/IERC1271.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 import {IMicropaymentHub} from "./interfaces/IMicropaymentHub.sol";
 import {IERC3009} from "./interfaces/IERC3009.sol";
 
-/// @title MicropaymentHub
-/// @notice Holds every payer's deposit and pays payees from off-chain vouchers. See IMicropaymentHub
-/// and docs/protocol.md. The operator (server) is only a gatekeeper: it never holds funds, and payees
-/// and payers can always exit without it.
-/// @dev Storage is laid out so that a claim row touches the fewest cold slots: one for the channel,
-/// one for the payer's balance, one for a session key (when one signed), and the payee's earnings,
-/// which stay warm across the rows of one payee.
+/// @title MicropaymentHub (protocol v2)
+/// @notice Holds every payer's deposit and pays payees from lanes of signed cumulative vectors. See
+/// IMicropaymentHub and docs/protocol.md. The operator only gates who may claim: it never holds funds,
+/// cannot move a payer's money without the payer's (or its key's) signature, and payers and payees can
+/// always exit without it.
+/// @dev A claim block touches two slots of its payer (the account and the lane), each read and written
+/// once; payees' earnings add up in memory and each payee's slot is written once per claim.
 contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
-    bytes32 public constant VOUCHER_TYPEHASH =
-        keccak256("Voucher(address payer,address payee,address token,uint256 cumulativeAmount,bytes32 purchase)");
-    bytes32 public constant SIGNER_AUTHORIZATION_TYPEHASH = keccak256(
-        "SignerAuthorization(address payer,address signer,address token,uint256 allowance,uint256 validUntil,uint256 nonce)"
+    bytes32 public constant ENTRY_TYPEHASH = keccak256("Entry(address payee,uint256 cumulativeAmount)");
+    bytes32 public constant PAYER_VOUCHER_TYPEHASH = keccak256(
+        "PayerVoucher(address payer,address token,uint256 lane,Entry[] entries,bytes32 purchase)"
+        "Entry(address payee,uint256 cumulativeAmount)"
     );
+    bytes32 public constant SESSION_GRANT_TYPEHASH = keccak256(
+        "SessionGrant(address payer,address signer,address token,uint256 lane,uint256 maxTotal,uint256 validUntil)"
+    );
+    bytes32 public constant ACKNOWLEDGEMENT_TYPEHASH = keccak256("Acknowledgement(bytes32 voucherDigest)");
 
+    /// @inheritdoc IMicropaymentHub
+    uint256 public constant MAX_LANE_ENTRIES = 32;
     /// @notice Hard cap of the protocol fee: 1%.
     uint256 public constant MAX_FEE_BPS = 100;
     /// @notice Longest withdrawal delay the hub accepts, so a payer's funds can never be locked for long.
     uint256 public constant MAX_WITHDRAW_DELAY = 30 days;
-    /// @notice Gas given to an EIP-1271 wallet to check one voucher, so a hostile wallet cannot burn a batch.
+    /// @notice Gas given to an EIP-1271 wallet for one check, so a hostile wallet cannot burn a batch.
     uint256 public constant ERC1271_GAS_LIMIT = 100_000;
+
+    uint256 private constant FLAG_GRANT = 1;
+    uint256 private constant FLAG_ACKNOWLEDGEMENT = 2;
+    /// @dev Bytes of a block before its signature: payer 20, lane 8, purchase 32, flags 1, sigLen 2.
+    uint256 private constant BLOCK_HEADER = 63;
+    /// @dev Bytes of a grant before its signature: signer 20, maxTotal 16, validUntil 8, grantSigLen 2.
+    uint256 private constant GRANT_HEADER = 46;
+    /// @dev Bytes of one entry: payeeIndex 1, previous 16, next 16.
+    uint256 private constant ENTRY_SIZE = 33;
+    /// @dev Layout of a claim's work area in memory (allocated once per claim): the Entry hashing words
+    /// (type hash, payee, amount), the new entries' hashes, the previous entries' hashes, and 7 words for
+    /// hashing a PayerVoucher or SessionGrant struct.
+    uint256 private constant WORK_NEW = 0x60;
+    uint256 private constant WORK_PREVIOUS = 0x460;
+    uint256 private constant WORK_STRUCT = 0x860;
+    uint256 private constant WORK_SIZE = 0x940;
 
     /// @dev Slot 0 is all a claim touches; the withdrawal's timestamp lives in slot 1.
     struct Account {
         uint128 balance;
         uint128 withdrawalAmount;
         uint64 withdrawalAvailableAt;
-    }
-
-    /// @dev One slot. `tokenId` is the token's small id (0 = not registered).
-    struct SessionKey {
-        uint128 allowance;
-        uint40 validUntil;
-        uint40 revokeAt;
-        uint32 tokenId;
     }
 
     /// @dev `id` is never reused and never 0 for a listed token; `allowed` gates deposits only.
@@ -63,29 +76,74 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
         address recipient;
     }
 
+    /// @dev What stays the same for every block of one claim.
+    struct ClaimContext {
+        address token;
+        bytes32 domainSeparator;
+        address operator;
+        bool byOperator;
+        uint256 table; // calldata offset of the payee table
+        uint256 payeeCount;
+        uint256[] deltas; // gross owed to each payee of the table, in table order
+        uint256 work; // memory pointer to the work area (WORK_SIZE bytes)
+    }
+
+    /// @dev One block as read from calldata; offsets are absolute calldata positions. Allocated once per
+    /// claim and overwritten by each block, so memory does not grow with the number of blocks.
+    struct Block {
+        address payer;
+        uint256 lane;
+        bytes32 purchase;
+        uint256 flags;
+        uint256 signature;
+        uint256 signatureLength;
+        address grantSigner;
+        uint256 maxTotal;
+        uint256 validUntil;
+        uint256 grantSignature;
+        uint256 grantSignatureLength;
+        uint256 acknowledgement;
+        uint256 acknowledgementLength;
+        uint256 entries;
+        uint256 entryCount;
+    }
+
+    /// @dev What the entries of one block add up to.
+    struct Scan {
+        uint256 added; // entries whose delta is in the claim's totals
+        bool valid;
+        bool previousMatches;
+        bytes32 entriesHash;
+        uint256 delta; // sum of next - previous
+        uint256 total; // sum of next
+    }
+
     uint256 private immutable _withdrawDelay;
 
     mapping(address token => mapping(address payer => Account)) private _accounts;
-    mapping(bytes32 channel => uint256) private _claimed;
+    mapping(address token => mapping(address payer => mapping(uint256 lane => bytes32))) private _lanes;
     mapping(address token => mapping(address payee => uint256)) private _earnings;
-    mapping(address payer => mapping(address signer => SessionKey)) private _signers;
-    mapping(address payer => mapping(uint256 word => uint256 bits)) private _nonceBitmaps;
+    mapping(address payer => mapping(address signer => uint256)) private _revokedAt;
     mapping(address token => TokenInfo) private _tokens;
     /// @dev Every token ever listed; a token's id is its position plus one.
     address[] private _tokenList;
     FeeConfig private _fee;
+    address private _operator;
 
-    error InvalidWithdrawDelay(uint256 delay);
-
-    constructor(address initialOwner, uint256 withdrawDelay_) EIP712("MicropaymentHub", "1") Ownable(initialOwner) {
+    constructor(address initialOwner, address operator_, uint256 withdrawDelay_)
+        EIP712("MicropaymentHub", "2")
+        Ownable(initialOwner)
+    {
         if (withdrawDelay_ > MAX_WITHDRAW_DELAY) revert InvalidWithdrawDelay(withdrawDelay_);
         _withdrawDelay = withdrawDelay_;
+        _setOperator(operator_);
     }
 
     // ================================================================ admin
 
-    /// @notice Allows or disallows new deposits of `token`. Claims and withdrawals of a token once
-    /// listed always go on, so a voucher the operator accepted never becomes unclaimable.
+    /// @inheritdoc IMicropaymentHub
+    /// @dev Claims and withdrawals of a token once listed always go on, so a voucher the operator
+    /// acknowledged never becomes unclaimable.
     function setTokenAllowed(address token, bool allowed) external onlyOwner {
         TokenInfo storage info = _tokens[token];
         if (info.id == 0) {
@@ -97,12 +155,23 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
         emit TokenAllowed(token, allowed);
     }
 
-    /// @notice Sets the protocol fee taken from each claim, at most MAX_FEE_BPS.
+    /// @inheritdoc IMicropaymentHub
     function setFee(uint256 bps, address recipient) external onlyOwner {
         if (bps > MAX_FEE_BPS) revert FeeTooHigh(bps, MAX_FEE_BPS);
         if (bps > 0 && recipient == address(0)) revert InvalidRecipient();
         _fee = FeeConfig(uint16(bps), recipient);
         emit FeeSet(bps, recipient);
+    }
+
+    /// @inheritdoc IMicropaymentHub
+    function setOperator(address operator_) external onlyOwner {
+        _setOperator(operator_);
+    }
+
+    function _setOperator(address operator_) private {
+        if (operator_ == address(0)) revert InvalidOperator();
+        _operator = operator_;
+        emit OperatorSet(operator_);
     }
 
     // ============================================================= deposits
@@ -156,6 +225,27 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
         _credit(payer, token, amount, payer);
     }
 
+    /// @inheritdoc IMicropaymentHub
+    function depositWithAuthorizations(address token, Authorization[] calldata auths) external nonReentrant {
+        if (!_tokens[token].allowed) revert TokenNotAllowed(token);
+        uint256 held = IERC20(token).balanceOf(address(this));
+        for (uint256 i; i < auths.length; ++i) {
+            Authorization calldata auth = auths[i];
+            if (auth.amount == 0 || auth.amount > type(uint128).max) {
+                emit DepositFailed(auth.payer, token, auth.nonce);
+                continue;
+            }
+            try IERC3009(token).receiveWithAuthorization(
+                auth.payer, address(this), auth.amount, auth.validAfter, auth.validBefore, auth.nonce, auth.v, auth.r, auth.s
+            ) {
+                held = _requireReceived(token, held, auth.amount);
+                _credit(auth.payer, token, auth.amount, auth.payer);
+            } catch {
+                emit DepositFailed(auth.payer, token, auth.nonce);
+            }
+        }
+    }
+
     function _deposit(address payer, address token, uint256 amount, address from) private {
         _requireDepositable(token, amount);
         uint256 before = IERC20(token).balanceOf(address(this));
@@ -171,8 +261,9 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
     }
 
     /// @dev Fee-on-transfer and rebasing-down tokens would leave the hub owing more than it holds.
-    function _requireReceived(address token, uint256 before, uint256 amount) private view {
-        uint256 afterwards = IERC20(token).balanceOf(address(this));
+    /// Returns the hub's token balance now.
+    function _requireReceived(address token, uint256 before, uint256 amount) private view returns (uint256 afterwards) {
+        afterwards = IERC20(token).balanceOf(address(this));
         uint256 received = afterwards > before ? afterwards - before : 0;
         if (received != amount) revert TransferAmountMismatch(amount, received);
     }
@@ -225,130 +316,6 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
         if (amount > 0) IERC20(token).safeTransfer(msg.sender, amount);
     }
 
-    // ========================================================= session keys
-
-    /// @inheritdoc IMicropaymentHub
-    function registerSigner(SignerAuthorization calldata auth, bytes calldata payerSignature) external {
-        uint32 tokenId = _tokens[auth.token].id;
-        if (tokenId == 0) revert TokenNotAllowed(auth.token);
-        if (auth.signer == address(0)) revert InvalidSigner();
-        if (auth.validUntil < block.timestamp) revert AuthorizationExpired(auth.validUntil);
-        if (auth.allowance > type(uint128).max) revert AmountTooLarge(auth.allowance);
-        if (!_isSignedBy(auth.payer, signerAuthorizationDigest(auth), payerSignature, gasleft())) {
-            revert InvalidAuthorizationSignature();
-        }
-        _useNonce(auth.payer, auth.nonce);
-        // A new authorisation replaces the key's previous one, and clears a pending revocation:
-        // the payer signed it after all. validUntil beyond 2^40 s (year 36812) means "no expiry".
-        uint256 validUntil = auth.validUntil > type(uint40).max ? type(uint40).max : auth.validUntil;
-        _signers[auth.payer][auth.signer] = SessionKey(uint128(auth.allowance), uint40(validUntil), 0, tokenId);
-        emit SignerRegistered(auth.payer, auth.signer, auth.token, auth.allowance, auth.validUntil, auth.nonce);
-    }
-
-    /// @inheritdoc IMicropaymentHub
-    function revokeSigner(address signer) external {
-        SessionKey storage key = _signers[msg.sender][signer];
-        if (key.tokenId == 0) revert UnknownSigner(signer);
-        uint256 effectiveAt = block.timestamp + _withdrawDelay;
-        // Vouchers the operator accepted from this key must stay claimable for the same delay as a
-        // withdrawal; revoking again never postpones an earlier revocation.
-        if (key.revokeAt == 0 || key.revokeAt > effectiveAt) key.revokeAt = uint40(effectiveAt);
-        emit SignerRevoked(msg.sender, signer, key.revokeAt);
-    }
-
-    /// @dev Permit2-style unordered nonces: 256 per storage word.
-    function _useNonce(address payer, uint256 nonce) private {
-        uint256 bit = 1 << (nonce & 0xff);
-        mapping(uint256 => uint256) storage bitmaps = _nonceBitmaps[payer];
-        uint256 bits = bitmaps[nonce >> 8];
-        if (bits & bit != 0) revert NonceAlreadyUsed(payer, nonce);
-        bitmaps[nonce >> 8] = bits | bit;
-    }
-
-    // =============================================================== claims
-
-    /// @inheritdoc IMicropaymentHub
-    /// @dev No reentrancy guard: a row only calls the ecrecover precompile and, for contract payers,
-    /// a STATICCALL, neither of which can change state.
-    function claim(Claim[] calldata claims) external {
-        bytes32 domainSeparator = _domainSeparatorV4();
-        FeeConfig memory fee = _fee;
-        for (uint256 i; i < claims.length; ++i) {
-            _claimRow(claims[i], domainSeparator, fee);
-        }
-    }
-
-    function _claimRow(Claim calldata c, bytes32 domainSeparator, FeeConfig memory fee) private {
-        uint32 tokenId = _tokens[c.token].id;
-        if (tokenId == 0) return _skip(c, SkipReason.UnknownToken);
-        if (c.payee == address(0)) return _skip(c, SkipReason.InvalidPayee);
-        if (c.cumulativeAmount > type(uint128).max) return _skip(c, SkipReason.AmountTooLarge);
-
-        bytes32 channel = _channelId(c.payer, c.payee, c.token);
-        uint256 alreadyClaimed = _claimed[channel];
-        // Stale and repeated vouchers are no-ops: checked before the signature, which they do not need.
-        if (c.cumulativeAmount <= alreadyClaimed) return _skip(c, SkipReason.NothingDue);
-
-        bytes32 digest = MessageHashUtils.toTypedDataHash(domainSeparator, _voucherStructHash(c));
-        (address signer, uint256 cap, SkipReason reason) = _authorize(c, digest, tokenId);
-        if (signer == address(0)) return _skip(c, reason);
-
-        Account storage account = _accounts[c.token][c.payer];
-        uint256 balance = account.balance;
-        uint256 amount;
-        unchecked {
-            // cumulativeAmount > alreadyClaimed was checked above.
-            amount = c.cumulativeAmount - alreadyClaimed;
-        }
-        if (amount > balance) amount = balance;
-        if (amount > cap) amount = cap;
-        if (amount == 0) return _skip(c, SkipReason.NoBalance);
-
-        uint256 feeAmount = amount * fee.bps / 10_000;
-        unchecked {
-            // amount <= balance, amount <= cap (the key's allowance when a session key signed), and
-            // claimed + amount <= cumulativeAmount < 2^128; earnings are bounded by the tokens held.
-            account.balance = uint128(balance - amount);
-            _claimed[channel] = alreadyClaimed + amount;
-            if (signer != c.payer) _signers[c.payer][signer].allowance = uint128(cap - amount);
-            _earnings[c.token][c.payee] += amount - feeAmount;
-            if (feeAmount > 0) _earnings[c.token][fee.recipient] += feeAmount;
-        }
-        emit Claimed(c.payer, c.payee, c.token, signer, amount, feeAmount, alreadyClaimed + amount);
-    }
-
-    /// @dev Who may have signed the voucher: the payer (ECDSA or EIP-1271), or a session key of the
-    /// payer for this token that is unexpired, unrevoked and has allowance left. Returns the signer
-    /// and the most it may pay, or the zero address and why not.
-    function _authorize(Claim calldata c, bytes32 digest, uint32 tokenId)
-        private
-        view
-        returns (address signer, uint256 cap, SkipReason reason)
-    {
-        address recovered = _recover(digest, c.signature);
-        if (recovered != address(0)) {
-            if (recovered == c.payer) return (recovered, type(uint256).max, reason);
-            SessionKey memory key = _signers[c.payer][recovered];
-            if (key.tokenId != 0) {
-                if (key.tokenId != tokenId) return (address(0), 0, SkipReason.SignerWrongToken);
-                if (block.timestamp > key.validUntil) return (address(0), 0, SkipReason.SignerExpired);
-                if (key.revokeAt != 0 && block.timestamp >= key.revokeAt) {
-                    return (address(0), 0, SkipReason.SignerRevoked);
-                }
-                if (key.allowance == 0) return (address(0), 0, SkipReason.SignerExhausted);
-                return (recovered, key.allowance, reason);
-            }
-        }
-        if (c.payer.code.length > 0 && _isValidERC1271(c.payer, digest, c.signature, ERC1271_GAS_LIMIT)) {
-            return (c.payer, type(uint256).max, reason);
-        }
-        return (address(0), 0, SkipReason.BadSignature);
-    }
-
-    function _skip(Claim calldata c, SkipReason reason) private {
-        emit ClaimSkipped(c.payer, c.payee, c.token, c.cumulativeAmount, reason);
-    }
-
     /// @inheritdoc IMicropaymentHub
     function withdrawEarnings(address token, address to) external nonReentrant returns (uint256 amount) {
         if (to == address(0)) revert InvalidRecipient();
@@ -359,47 +326,346 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
         IERC20(token).safeTransfer(to, amount);
     }
 
-    // ============================================================ signatures
+    // ========================================================= session keys
 
-    /// @dev Hashes a calldata voucher without allocating memory: a batch of hundreds of rows would
-    /// otherwise pay for memory expansion that grows with the square of its size.
-    function _voucherStructHash(Claim calldata c) private pure returns (bytes32 structHash) {
-        bytes32 typeHash = VOUCHER_TYPEHASH;
-        address payer = c.payer;
-        address payee = c.payee;
-        address token = c.token;
-        uint256 cumulativeAmount = c.cumulativeAmount;
-        bytes32 purchase = c.purchase;
+    /// @inheritdoc IMicropaymentHub
+    function revokeSigner(address signer) external {
+        uint256 effectiveAt = block.timestamp + _withdrawDelay;
+        uint256 current = _revokedAt[msg.sender][signer];
+        // Vouchers the operator acknowledged from this key must stay claimable for the same delay as a
+        // withdrawal; revoking again never postpones an earlier revocation.
+        if (current == 0 || current > effectiveAt) {
+            _revokedAt[msg.sender][signer] = effectiveAt;
+            current = effectiveAt;
+        }
+        emit SignerRevoked(msg.sender, signer, current);
+    }
+
+    // =============================================================== claims
+
+    /// @inheritdoc IMicropaymentHub
+    /// @dev No reentrancy guard: a block only calls the ecrecover precompile and, for contract payers,
+    /// makes a STATICCALL, neither of which can change state.
+    function claim(address token, bytes calldata data) external {
+        if (_tokens[token].id == 0) revert TokenNotAllowed(token);
+        uint256 payeeCount = data.length == 0 ? 0 : uint8(data[0]);
+        if (payeeCount == 0) revert MalformedClaim(0);
+        uint256 pos = 1 + 20 * payeeCount;
+        if (pos > data.length) revert MalformedClaim(1);
+
+        ClaimContext memory context;
+        context.token = token;
+        context.domainSeparator = _domainSeparatorV4();
+        context.operator = _operator;
+        context.byOperator = msg.sender == context.operator;
+        context.payeeCount = payeeCount;
+        context.deltas = new uint256[](payeeCount);
+        uint256 work;
+        bytes32 entryTypehash = ENTRY_TYPEHASH;
         assembly ("memory-safe") {
-            let ptr := mload(0x40)
-            mstore(ptr, typeHash)
-            mstore(add(ptr, 0x20), payer)
-            mstore(add(ptr, 0x40), payee)
-            mstore(add(ptr, 0x60), token)
-            mstore(add(ptr, 0x80), cumulativeAmount)
-            mstore(add(ptr, 0xa0), purchase)
-            structHash := keccak256(ptr, 0xc0)
+            // One work area for the whole claim (see WORK_*), so memory does not grow per block.
+            work := mload(0x40)
+            mstore(0x40, add(work, WORK_SIZE))
+            mstore(work, entryTypehash)
+        }
+        context.work = work;
+        context.table = _offset(data) + 1;
+
+        Block memory b;
+        while (pos < data.length) {
+            pos = _readBlock(data, pos, b);
+            _claimBlock(context, b);
+        }
+        _creditEarnings(context);
+    }
+
+    /// @dev Reads the block at `pos` (relative to `data`) into `b`; returns where the next one starts.
+    /// Reverts with MalformedClaim when the block runs past the data or has unknown flags.
+    function _readBlock(bytes calldata data, uint256 pos, Block memory b) private pure returns (uint256) {
+        uint256 base = _offset(data);
+        uint256 end = data.length;
+        // Offsets are bounded by the calldata size: none of the additions below can overflow.
+        unchecked {
+            if (pos + BLOCK_HEADER > end) revert MalformedClaim(pos);
+            uint256 at = base + pos;
+            b.payer = address(uint160(_word(at) >> 96));
+            b.lane = _word(at + 20) >> 192;
+            b.purchase = bytes32(_word(at + 28));
+            uint256 flags = _word(at + 60) >> 248;
+            if (flags > (FLAG_GRANT | FLAG_ACKNOWLEDGEMENT)) revert MalformedClaim(pos + 60);
+            b.flags = flags;
+            b.signatureLength = _word(at + 61) >> 240;
+            b.signature = at + BLOCK_HEADER;
+            pos += BLOCK_HEADER + b.signatureLength;
+            if (pos > end) revert MalformedClaim(pos - b.signatureLength - 2);
+
+            if (flags & FLAG_GRANT != 0) {
+                if (pos + GRANT_HEADER > end) revert MalformedClaim(pos);
+                at = base + pos;
+                b.grantSigner = address(uint160(_word(at) >> 96));
+                b.maxTotal = _word(at + 20) >> 128;
+                b.validUntil = _word(at + 36) >> 192;
+                b.grantSignatureLength = _word(at + 44) >> 240;
+                b.grantSignature = at + GRANT_HEADER;
+                pos += GRANT_HEADER + b.grantSignatureLength;
+                if (pos > end) revert MalformedClaim(pos - b.grantSignatureLength - 2);
+            }
+            if (flags & FLAG_ACKNOWLEDGEMENT != 0) {
+                if (pos + 2 > end) revert MalformedClaim(pos);
+                b.acknowledgementLength = _word(base + pos) >> 240;
+                b.acknowledgement = base + pos + 2;
+                pos += 2 + b.acknowledgementLength;
+                if (pos > end) revert MalformedClaim(pos - b.acknowledgementLength - 2);
+            }
+
+            if (pos + 1 > end) revert MalformedClaim(pos);
+            b.entryCount = _word(base + pos) >> 248;
+            b.entries = base + pos + 1;
+            pos += 1 + ENTRY_SIZE * b.entryCount;
+            if (pos > end) revert MalformedClaim(pos - 1 - ENTRY_SIZE * b.entryCount);
+            return pos;
         }
     }
 
-    /// @dev ECDSA signer of `digest`, or zero for a malformed or malleable (high-s) signature. Takes the
-    /// 65-byte (r,s,v) form and the 64-byte EIP-2098 (r,vs) form; both name the same signer, and
-    /// accounting is by channel and amount, so the second form of a voucher gains nothing.
-    function _recover(bytes32 digest, bytes calldata signature) private pure returns (address) {
+    /// @dev Checks one block in the order of docs/protocol.md ("What a claim block does") and applies it,
+    /// or emits why not.
+    function _claimBlock(ClaimContext memory context, Block memory b) private {
+        address token = context.token;
+        bytes32 commitment = _lanes[token][b.payer][b.lane];
+        Scan memory scan = _scanEntries(context, b, commitment);
+        if (!scan.valid) return _reject(context, b, scan, bytes32(0), SkipReason.EntriesInvalid);
+        if (!scan.previousMatches) return _reject(context, b, scan, scan.entriesHash, SkipReason.PreviousMismatch);
+        if (scan.delta == 0) return _reject(context, b, scan, scan.entriesHash, SkipReason.NothingDue);
+
+        bytes32 digest = MessageHashUtils.toTypedDataHash(
+            context.domainSeparator,
+            _hashStruct(context.work, PAYER_VOUCHER_TYPEHASH, uint160(b.payer), uint160(token), b.lane, uint256(scan.entriesHash), uint256(b.purchase))
+        );
+        if (!context.byOperator) {
+            if (
+                b.flags & FLAG_ACKNOWLEDGEMENT == 0
+                    || _recover(_acknowledgementDigest(context.domainSeparator, digest), b.acknowledgement, b.acknowledgementLength)
+                        != context.operator
+            ) return _reject(context, b, scan, scan.entriesHash, SkipReason.NotAcknowledged);
+        }
+
+        (address signer, SkipReason reason) = _signerOf(context, b, digest, scan.total);
+        if (signer == address(0)) return _reject(context, b, scan, scan.entriesHash, reason);
+
+        Account storage account = _accounts[token][b.payer];
+        uint256 balance = account.balance;
+        if (scan.delta > balance) {
+            return _reject(context, b, scan, scan.entriesHash, SkipReason.InsufficientBalance);
+        }
+
+        _lanes[token][b.payer][b.lane] = scan.entriesHash;
+        unchecked {
+            // scan.delta <= balance was checked just above.
+            account.balance = uint128(balance - scan.delta);
+        }
+        emit VoucherClaimed(b.payer, token, b.lane, scan.entriesHash, signer, scan.delta);
+    }
+
+    /// @dev Validates the block's entries, hashes them, and adds each entry's delta to its payee's total for
+    /// the claim, in one pass over calldata: one keccak per entry for the new vector, and one per non-zero
+    /// previous amount only when the lane has a commitment (an empty lane matches exactly when every
+    /// previous amount is 0). The deltas are added before the block is known to pass, because blocks
+    /// nearly always do; `_reject` takes them back out (`scan.added` of them) when it does not.
+    function _scanEntries(ClaimContext memory context, Block memory b, bytes32 commitment)
+        private
+        pure
+        returns (Scan memory scan)
+    {
+        uint256 count = b.entryCount;
+        if (count == 0 || count > MAX_LANE_ENTRIES) return scan;
+        uint256 at = b.entries;
+        uint256 table = context.table;
+        uint256 payeeCount = context.payeeCount;
+        uint256 work = context.work;
+        uint256 deltas = _pointer(context.deltas);
+        uint256 added;
+        uint256 delta;
+        uint256 total;
+        uint256 previousCount;
+        assembly ("memory-safe") {
+            // Reads calldata already bounds-checked by _readBlock; writes only the claim's work area and
+            // its deltas array (index < payeeCount is checked first). No overflow: at most 32 amounts
+            // below 2^128 are added, previous <= next is checked first, and a payee's total is bounded
+            // by the balances it is paid from.
+            let last := 0
+            let newHashes := add(work, WORK_NEW)
+            let previousHashes := add(work, WORK_PREVIOUS)
+            for {} lt(added, count) {} {
+                let word := calldataload(at)
+                let index := byte(0, word)
+                if iszero(lt(index, payeeCount)) { break }
+                let previous := and(shr(120, word), 0xffffffffffffffffffffffffffffffff)
+                let next := shr(128, calldataload(add(at, 17)))
+                let payee := shr(96, calldataload(add(table, mul(index, 20))))
+                // Strictly ascending payees also refuses the zero payee (last starts at 0).
+                if or(iszero(gt(payee, last)), or(iszero(next), gt(previous, next))) { break }
+                last := payee
+                mstore(add(work, 0x20), payee)
+                mstore(add(work, 0x40), next)
+                mstore(add(newHashes, shl(5, added)), keccak256(work, 0x60))
+                if previous {
+                    if commitment {
+                        mstore(add(work, 0x40), previous)
+                        mstore(add(previousHashes, shl(5, previousCount)), keccak256(work, 0x60))
+                    }
+                    previousCount := add(previousCount, 1)
+                }
+                let owed := sub(next, previous)
+                let slot := add(deltas, shl(5, index))
+                mstore(slot, add(mload(slot), owed))
+                delta := add(delta, owed)
+                total := add(total, next)
+                added := add(added, 1)
+                at := add(at, ENTRY_SIZE)
+            }
+        }
+        scan.added = added;
+        if (added < count) return scan;
+        bytes32 newHash;
+        bool previousMatches;
+        assembly ("memory-safe") {
+            // Hashes of the arrays of Entry hashes written above, in the work area.
+            newHash := keccak256(add(work, WORK_NEW), shl(5, count))
+            switch previousCount
+            case 0 { previousMatches := iszero(commitment) }
+            default {
+                if commitment {
+                    previousMatches := eq(keccak256(add(work, WORK_PREVIOUS), shl(5, previousCount)), commitment)
+                }
+            }
+        }
+        scan.valid = true;
+        scan.previousMatches = previousMatches;
+        scan.entriesHash = newHash;
+        scan.delta = delta;
+        scan.total = total;
+    }
+
+    /// @dev A skipped block changes nothing: takes its deltas back out of the claim's totals, then says why.
+    function _reject(ClaimContext memory context, Block memory b, Scan memory scan, bytes32 hash, SkipReason reason)
+        private
+    {
+        uint256 deltas = _pointer(context.deltas);
+        uint256 at = b.entries;
+        uint256 added = scan.added;
+        assembly ("memory-safe") {
+            // Exactly the entries _scanEntries added (validated, so index < payeeCount and previous <= next).
+            for { let i := 0 } lt(i, added) { i := add(i, 1) } {
+                let word := calldataload(at)
+                let slot := add(deltas, shl(5, byte(0, word)))
+                let previous := and(shr(120, word), 0xffffffffffffffffffffffffffffffff)
+                let next := shr(128, calldataload(add(at, 17)))
+                mstore(slot, sub(mload(slot), sub(next, previous)))
+                at := add(at, ENTRY_SIZE)
+            }
+        }
+        emit VoucherSkipped(b.payer, context.token, b.lane, hash, reason);
+    }
+
+    /// @dev Who signed the voucher: the payer (ECDSA, or EIP-1271 when it has code), else the grant's key
+    /// within the grant's bounds. Returns the zero address and the reason when nobody may have.
+    function _signerOf(ClaimContext memory context, Block memory b, bytes32 digest, uint256 total)
+        private
+        view
+        returns (address, SkipReason)
+    {
+        address payer = b.payer;
+        address recovered = _recover(digest, b.signature, b.signatureLength);
+        // The reason is unused when a signer is returned.
+        if (recovered != address(0) && recovered == payer) return (payer, SkipReason.EntriesInvalid);
+        if (payer.code.length != 0 && _isValidERC1271(payer, digest, b.signature, b.signatureLength)) {
+            return (payer, SkipReason.EntriesInvalid);
+        }
+        if (b.flags & FLAG_GRANT == 0) return (address(0), SkipReason.BadSignature);
+
+        address signer = b.grantSigner;
+        if (recovered == address(0) || recovered != signer) return (address(0), SkipReason.GrantInvalid);
+        bytes32 grantDigest = MessageHashUtils.toTypedDataHash(
+            context.domainSeparator,
+            _hashStruct7(context.work, uint160(payer), uint160(signer), uint160(context.token), b.lane, b.maxTotal, b.validUntil)
+        );
+        if (!_isSignedBy(payer, grantDigest, b.grantSignature, b.grantSignatureLength)) {
+            return (address(0), SkipReason.GrantInvalid);
+        }
+        if (block.timestamp > b.validUntil) return (address(0), SkipReason.SignerExpired);
+        uint256 revocation = _revokedAt[payer][signer];
+        if (revocation != 0 && block.timestamp >= revocation) return (address(0), SkipReason.SignerRevoked);
+        if (total > b.maxTotal) return (address(0), SkipReason.CapExceeded);
+        return (signer, SkipReason.EntriesInvalid);
+    }
+
+    /// @dev Writes each payee's earnings slot once for the whole claim, then the fee recipient's.
+    function _creditEarnings(ClaimContext memory context) private {
+        address token = context.token;
+        FeeConfig memory fee = _fee;
+        uint256 bps = fee.bps;
+        uint256 deltas = _pointer(context.deltas);
+        uint256 payeeCount = context.payeeCount;
+        uint256 table = context.table;
+        bytes32 earned = Earned.selector;
+        uint256 fees;
+        assembly ("memory-safe") {
+            // _earnings[token][payee] += gross - cut, and Earned(payee, token, gross - cut, cut), per payee
+            // with a non-zero gross. The slot is keccak(payee . keccak(token . _earnings.slot)), as Solidity
+            // lays out nested mappings. No overflow: gross is bounded by the balances it came from, bps <= 100,
+            // and earnings by the tokens the hub holds. The event's data is built past the free memory pointer.
+            mstore(0x00, token)
+            mstore(0x20, _earnings.slot)
+            let tokenSlot := keccak256(0x00, 0x40)
+            let data := mload(0x40)
+            for { let i := 0 } lt(i, payeeCount) { i := add(i, 1) } {
+                let gross := mload(add(deltas, shl(5, i)))
+                if gross {
+                    let cut := div(mul(gross, bps), 10000)
+                    let amount := sub(gross, cut)
+                    let payee := shr(96, calldataload(add(table, mul(i, 20))))
+                    mstore(0x00, payee)
+                    mstore(0x20, tokenSlot)
+                    let slot := keccak256(0x00, 0x40)
+                    sstore(slot, add(sload(slot), amount))
+                    mstore(data, amount)
+                    mstore(add(data, 0x20), cut)
+                    log3(data, 0x40, earned, payee, token)
+                    fees := add(fees, cut)
+                }
+            }
+        }
+        if (fees != 0) {
+            unchecked {
+                // Bounded by the tokens the hub holds.
+                _earnings[token][fee.recipient] += fees;
+            }
+            emit Earned(fee.recipient, token, fees, 0);
+        }
+    }
+
+    // ============================================================ signatures
+
+    /// @dev ECDSA signer of `digest` from the signature at calldata `offset`, or zero for any other length,
+    /// v other than 27/28, r or s out of range, or a high s. Takes the 65-byte (r,s,v) form and the 64-byte
+    /// EIP-2098 (r,vs) form; accounting is by lane and amounts, so the second form of a voucher gains nothing.
+    function _recover(bytes32 digest, uint256 offset, uint256 length) private pure returns (address) {
         bytes32 r;
         bytes32 s;
         uint8 v;
-        if (signature.length == 65) {
+        if (length == 65) {
             assembly ("memory-safe") {
-                r := calldataload(signature.offset)
-                s := calldataload(add(signature.offset, 0x20))
-                v := byte(0, calldataload(add(signature.offset, 0x40)))
+                // Within the block, bounds-checked by _readBlock.
+                r := calldataload(offset)
+                s := calldataload(add(offset, 0x20))
+                v := byte(0, calldataload(add(offset, 0x40)))
             }
-        } else if (signature.length == 64) {
+        } else if (length == 64) {
             bytes32 vs;
             assembly ("memory-safe") {
-                r := calldataload(signature.offset)
-                vs := calldataload(add(signature.offset, 0x20))
+                // Within the block, bounds-checked by _readBlock.
+                r := calldataload(offset)
+                vs := calldataload(add(offset, 0x20))
             }
             s = vs & bytes32(0x7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff);
             v = uint8((uint256(vs) >> 255) + 27);
@@ -410,29 +676,111 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
         return err == ECDSA.RecoverError.NoError ? recovered : address(0);
     }
 
-    /// @dev True if `account` signed `digest`: by ECDSA for an account without code, by EIP-1271 otherwise.
-    function _isSignedBy(address account, bytes32 digest, bytes calldata signature, uint256 gasLimit)
-        private
-        view
-        returns (bool)
-    {
-        if (account.code.length == 0) return account != address(0) && _recover(digest, signature) == account;
-        return _isValidERC1271(account, digest, signature, gasLimit);
+    /// @dev True if `account` signed `digest`: by ECDSA, or by EIP-1271 when it has code.
+    function _isSignedBy(address account, bytes32 digest, uint256 offset, uint256 length) private view returns (bool) {
+        address recovered = _recover(digest, offset, length);
+        if (recovered != address(0) && recovered == account) return true;
+        return account.code.length != 0 && _isValidERC1271(account, digest, offset, length);
     }
 
     /// @dev EIP-1271 check with a gas cap and without copying more than 32 bytes of return data, so a
-    /// wallet that burns gas or returns a huge blob cannot make a whole batch revert.
-    function _isValidERC1271(address wallet, bytes32 digest, bytes calldata signature, uint256 gasLimit)
+    /// wallet that burns gas or returns a huge blob cannot make a whole claim revert. Builds the call in
+    /// unallocated memory, so a claim's memory does not grow with the contract payers in it.
+    function _isValidERC1271(address wallet, bytes32 digest, uint256 offset, uint256 length)
         private
         view
         returns (bool valid)
     {
-        bytes memory callData = abi.encodeCall(IERC1271.isValidSignature, (digest, signature));
-        bytes4 magic = IERC1271.isValidSignature.selector;
+        bytes4 magic = 0x1626ba7e; // IERC1271.isValidSignature.selector
+        uint256 gasLimit = ERC1271_GAS_LIMIT;
         assembly ("memory-safe") {
+            // isValidSignature(bytes32 hash, bytes signature), ABI-encoded past the free memory pointer.
+            let ptr := mload(0x40)
+            mstore(ptr, magic)
+            mstore(add(ptr, 0x04), digest)
+            mstore(add(ptr, 0x24), 0x40)
+            mstore(add(ptr, 0x44), length)
+            mstore(add(add(ptr, 0x64), and(length, not(31))), 0) // zero padding of the last word
+            calldatacopy(add(ptr, 0x64), offset, length)
+            let size := add(0x64, and(add(length, 31), not(31)))
             mstore(0x00, 0)
-            let success := staticcall(gasLimit, wallet, add(callData, 0x20), mload(callData), 0x00, 0x20)
+            let success := staticcall(gasLimit, wallet, ptr, size, 0x00, 0x20)
             valid := and(success, and(gt(returndatasize(), 0x1f), eq(mload(0x00), magic)))
+        }
+    }
+
+    function _acknowledgementDigest(bytes32 domainSeparator, bytes32 voucherDigest) private pure returns (bytes32) {
+        bytes32 typehash = ACKNOWLEDGEMENT_TYPEHASH;
+        bytes32 structHash;
+        assembly ("memory-safe") {
+            // Two words in the scratch space.
+            mstore(0x00, typehash)
+            mstore(0x20, voucherDigest)
+            structHash := keccak256(0x00, 0x40)
+        }
+        return MessageHashUtils.toTypedDataHash(domainSeparator, structHash);
+    }
+
+    /// @dev hashStruct of a PayerVoucher (6 words), in the claim's work area.
+    function _hashStruct(uint256 work, bytes32 typehash, uint256 a, uint256 b, uint256 c, uint256 d, uint256 e)
+        private
+        pure
+        returns (bytes32 hash)
+    {
+        assembly ("memory-safe") {
+            // The struct words of the claim's work area (see WORK_STRUCT).
+            let ptr := add(work, WORK_STRUCT)
+            mstore(ptr, typehash)
+            mstore(add(ptr, 0x20), a)
+            mstore(add(ptr, 0x40), b)
+            mstore(add(ptr, 0x60), c)
+            mstore(add(ptr, 0x80), d)
+            mstore(add(ptr, 0xa0), e)
+            hash := keccak256(ptr, 0xc0)
+        }
+    }
+
+    /// @dev hashStruct of a SessionGrant (7 words), in the claim's work area.
+    function _hashStruct7(uint256 work, uint256 a, uint256 b, uint256 c, uint256 d, uint256 e, uint256 f)
+        private
+        pure
+        returns (bytes32 hash)
+    {
+        bytes32 typehash = SESSION_GRANT_TYPEHASH;
+        assembly ("memory-safe") {
+            // The struct words of the claim's work area (see WORK_STRUCT).
+            let ptr := add(work, WORK_STRUCT)
+            mstore(ptr, typehash)
+            mstore(add(ptr, 0x20), a)
+            mstore(add(ptr, 0x40), b)
+            mstore(add(ptr, 0x60), c)
+            mstore(add(ptr, 0x80), d)
+            mstore(add(ptr, 0xa0), e)
+            mstore(add(ptr, 0xc0), f)
+            hash := keccak256(ptr, 0xe0)
+        }
+    }
+
+    // ============================================================ calldata
+
+    function _offset(bytes calldata data) private pure returns (uint256 offset) {
+        assembly ("memory-safe") {
+            // The absolute calldata position of `data`'s first byte.
+            offset := data.offset
+        }
+    }
+
+    function _word(uint256 offset) private pure returns (uint256 word) {
+        assembly ("memory-safe") {
+            // One calldata word; callers check `offset` is inside the claim data.
+            word := calldataload(offset)
+        }
+    }
+
+    function _pointer(uint256[] memory array) private pure returns (uint256 pointer) {
+        assembly ("memory-safe") {
+            // The memory address of the array's first element.
+            pointer := add(array, 0x20)
         }
     }
 
@@ -445,44 +793,50 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
     }
 
     /// @inheritdoc IMicropaymentHub
-    function channelId(address payer, address payee, address token) external pure returns (bytes32) {
-        return _channelId(payer, payee, token);
-    }
-
-    function _channelId(address payer, address payee, address token) private pure returns (bytes32 id) {
-        assembly ("memory-safe") {
-            let ptr := mload(0x40)
-            mstore(ptr, payer)
-            mstore(add(ptr, 0x20), payee)
-            mstore(add(ptr, 0x40), token)
-            id := keccak256(ptr, 0x60)
-        }
-    }
-
-    /// @inheritdoc IMicropaymentHub
-    function voucherDigest(address payer, address payee, address token, uint256 cumulativeAmount, bytes32 purchase)
-        external
-        view
-        returns (bytes32)
-    {
-        return _hashTypedDataV4(keccak256(abi.encode(VOUCHER_TYPEHASH, payer, payee, token, cumulativeAmount, purchase)));
-    }
-
-    /// @inheritdoc IMicropaymentHub
-    function signerAuthorizationDigest(SignerAuthorization calldata auth) public view returns (bytes32) {
+    function payerVoucherDigest(PayerVoucher memory voucher) external view returns (bytes32) {
         return _hashTypedDataV4(
             keccak256(
                 abi.encode(
-                    SIGNER_AUTHORIZATION_TYPEHASH,
-                    auth.payer,
-                    auth.signer,
-                    auth.token,
-                    auth.allowance,
-                    auth.validUntil,
-                    auth.nonce
+                    PAYER_VOUCHER_TYPEHASH,
+                    voucher.payer,
+                    voucher.token,
+                    voucher.lane,
+                    entriesHash(voucher.entries),
+                    voucher.purchase
                 )
             )
         );
+    }
+
+    /// @inheritdoc IMicropaymentHub
+    function sessionGrantDigest(SessionGrant memory grant) external view returns (bytes32) {
+        return _hashTypedDataV4(
+            keccak256(
+                abi.encode(
+                    SESSION_GRANT_TYPEHASH,
+                    grant.payer,
+                    grant.signer,
+                    grant.token,
+                    grant.lane,
+                    grant.maxTotal,
+                    grant.validUntil
+                )
+            )
+        );
+    }
+
+    /// @inheritdoc IMicropaymentHub
+    function acknowledgementDigest(bytes32 voucherDigest) external view returns (bytes32) {
+        return _acknowledgementDigest(_domainSeparatorV4(), voucherDigest);
+    }
+
+    /// @inheritdoc IMicropaymentHub
+    function entriesHash(Entry[] memory entries) public pure returns (bytes32) {
+        bytes32[] memory hashes = new bytes32[](entries.length);
+        for (uint256 i; i < entries.length; ++i) {
+            hashes[i] = keccak256(abi.encode(ENTRY_TYPEHASH, entries[i].payee, entries[i].cumulativeAmount));
+        }
+        return keccak256(abi.encodePacked(hashes));
     }
 
     /// @inheritdoc IMicropaymentHub
@@ -497,8 +851,8 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
     }
 
     /// @inheritdoc IMicropaymentHub
-    function claimed(bytes32 channel) external view returns (uint256) {
-        return _claimed[channel];
+    function laneCommitment(address payer, address token, uint256 lane) external view returns (bytes32) {
+        return _lanes[token][payer][lane];
     }
 
     /// @inheritdoc IMicropaymentHub
@@ -507,23 +861,23 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
     }
 
     /// @inheritdoc IMicropaymentHub
-    function signerOf(address payer, address signer)
-        external
-        view
-        returns (address token, uint256 allowance, uint256 validUntil, uint256 revokedAt)
-    {
-        SessionKey memory key = _signers[payer][signer];
-        return (_tokenById(key.tokenId), key.allowance, key.validUntil, key.revokeAt);
+    function revokedAt(address payer, address signer) external view returns (uint256) {
+        return _revokedAt[payer][signer];
     }
 
     /// @inheritdoc IMicropaymentHub
-    function isNonceUsed(address payer, uint256 nonce) external view returns (bool) {
-        return _nonceBitmaps[payer][nonce >> 8] & (1 << (nonce & 0xff)) != 0;
+    function operator() external view returns (address) {
+        return _operator;
     }
 
     /// @inheritdoc IMicropaymentHub
     function isTokenAllowed(address token) external view returns (bool) {
         return _tokens[token].allowed;
+    }
+
+    /// @inheritdoc IMicropaymentHub
+    function tokens() external view returns (address[] memory) {
+        return _tokenList;
     }
 
     /// @inheritdoc IMicropaymentHub
@@ -539,14 +893,5 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
     /// @inheritdoc IMicropaymentHub
     function feeRecipient() external view returns (address) {
         return _fee.recipient;
-    }
-
-    /// @inheritdoc IMicropaymentHub
-    function tokens() external view returns (address[] memory) {
-        return _tokenList;
-    }
-
-    function _tokenById(uint32 id) private view returns (address) {
-        return id == 0 ? address(0) : _tokenList[id - 1];
     }
 }

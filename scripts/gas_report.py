@@ -1,14 +1,17 @@
-"""Gas used by each hub operation, measured on a fresh local anvil (prague), printed as one JSON object.
+"""Gas used by each hub operation and by three workloads, measured on fresh local anvils (prague), printed as
+one JSON object.
 
-Usage: scripts/gas-report > gas.json   (progress goes to stderr; takes about ten seconds)
+Usage: scripts/gas-report > gas.json   (progress goes to stderr; takes about a minute)
 
 Conditions, so numbers compare across runs and contract versions:
-- the hub already holds tokens, and every payer and payee already has a token balance, so the token's
-  own balance slots are written nonzero -> nonzero (the steady state, not a first-ever transfer);
-- the payee already has earnings before any measured claim, so only the channel and payer slots differ
+- the hub already holds tokens, and every payer and payee of the single-operation figures already has a
+  token balance, so the token's own balance slots are written nonzero -> nonzero (the steady state);
+- the payee already has earnings before any measured claim, so only the lane and payer slots differ
   between "first" and "second" claims;
-- claim rows pay 1 USDC each from distinct payers to one payee, with 65-byte signatures and no fee;
-- payers of claims are funded with depositFor and never send a transaction themselves.
+- claim_{1,10,100}_{first,second}: blocks of one entry paying 1 USDC each from distinct payers to one payee
+  (v1's rows in v2's form), 65-byte signatures, sent by the operator, no fee;
+- payers of claims are funded with depositFor and never send a transaction themselves;
+- the workloads (marketplace, longtail) are described in scripts/benchmarks/.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from eth_account import Account
@@ -25,17 +30,43 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 from web3 import Web3
 from web3.contract import Contract
+from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from app.chain.anvil import Anvil, find_binary
 from app.chain.deploy import contract, deploy_contract, deploy_hub
-from app.core.eip712 import EIP712_DOMAIN_FIELDS, Domain, SignerAuthorization, Voucher, digest
+from app.core.claims import ClaimBlock, SignedGrant, encode_claim
+from app.core.eip712 import (
+    EIP712_DOMAIN_FIELDS,
+    Domain,
+    Entries,
+    Entry,
+    PayerVoucher,
+    SessionGrant,
+    Signable,
+    digest,
+)
 from app.core.types import to_address
-from app.services.typed_data import PERMIT_FIELDS, RECEIVE_WITH_AUTHORIZATION_FIELDS
 
 USDC = 10**6
 WITHDRAW_DELAY = 3600
 MAX_UINT256 = 2**256 - 1
+
+PERMIT_FIELDS = [
+    {"name": "owner", "type": "address"},
+    {"name": "spender", "type": "address"},
+    {"name": "value", "type": "uint256"},
+    {"name": "nonce", "type": "uint256"},
+    {"name": "deadline", "type": "uint256"},
+]
+RECEIVE_WITH_AUTHORIZATION_FIELDS = [
+    {"name": "from", "type": "address"},
+    {"name": "to", "type": "address"},
+    {"name": "value", "type": "uint256"},
+    {"name": "validAfter", "type": "uint256"},
+    {"name": "validBefore", "type": "uint256"},
+    {"name": "nonce", "type": "bytes32"},
+]
 
 STARTED = time.monotonic()
 
@@ -49,13 +80,18 @@ def key(label: str, index: int = 0) -> LocalAccount:
     return Account.from_key(keccak(text=f"gas-report/{label}/{index}"))
 
 
-def sign(account: LocalAccount, message_digest: bytes) -> bytes:
+def sign_digest(account: LocalAccount, message_digest: bytes) -> bytes:
     signed = Account.unsafe_sign_hash(message_digest, account.key)
     return signed.r.to_bytes(32, "big") + signed.s.to_bytes(32, "big") + bytes([signed.v])
 
 
+def entries(amounts: Mapping[str, int]) -> Entries:
+    ordered = sorted(amounts.items(), key=lambda item: int(item[0], 16))
+    return tuple(Entry(to_address(payee), amount) for payee, amount in ordered)
+
+
 class Bench:
-    """The fresh chain, the hub and its token; sends every transaction from unlocked dev accounts."""
+    """A fresh chain, the hub (operated by the first dev account) and its token."""
 
     def __init__(self, w3: Web3) -> None:
         self.w3 = w3
@@ -81,42 +117,92 @@ class Bench:
     def mint(self, to: str, amount: int) -> None:
         self.send(self.usdc.functions.mint(to, amount), gas=100_000)
 
-    def fund(self, payers: list[LocalAccount], amount: int) -> None:
+    def fund(self, payers: Sequence[LocalAccount], amount: int) -> None:
         for payer in payers:
             self.send(self.hub.functions.depositFor(payer.address, self.token, amount), gas=150_000)
 
-    def voucher_row(
-        self, payer: LocalAccount, payee: str, cumulative: int, signer: LocalAccount | None = None
-    ) -> tuple[Any, ...]:
-        voucher = Voucher(
-            payer=to_address(payer.address),
-            payee=to_address(payee),
-            token=self.token,
-            cumulative_amount=cumulative,
-            purchase=keccak(text=f"{payer.address}/{cumulative}"),
+    def sign(self, account: LocalAccount, message: Signable) -> bytes:
+        return sign_digest(account, digest(self.domain, message))
+
+    def voucher(self, payer: str, amounts: Mapping[str, int], lane: int = 0) -> PayerVoucher:
+        vector = entries(amounts)
+        purchase = keccak(text=f"{payer}/{lane}/{sum(e.cumulative_amount for e in vector)}")
+        return PayerVoucher(
+            payer=to_address(payer), token=self.token, lane=lane, entries=vector, purchase=purchase
         )
-        signature = sign(signer or payer, digest(self.domain.separator, voucher.struct_hash()))
-        return (voucher.payer, voucher.payee, voucher.token, cumulative, voucher.purchase, signature)
 
-    def claim(self, rows: list[tuple[Any, ...]]) -> int:
-        receipt = self.send(self.hub.functions.claim(rows))
-        claimed = self.hub.events.Claimed().process_receipt(receipt)
-        if len(claimed) != len(rows):
-            raise RuntimeError(f"{len(rows) - len(claimed)} of {len(rows)} claim rows were skipped")
-        return int(receipt["gasUsed"])
-
-    def register_signer(self, payer: LocalAccount, signer: LocalAccount, allowance: int) -> int:
-        auth = SignerAuthorization(
+    def grant(self, payer: LocalAccount, signer: LocalAccount, max_total: int, lane: int = 0) -> SignedGrant:
+        grant = SessionGrant(
             payer=to_address(payer.address),
             signer=to_address(signer.address),
             token=self.token,
-            allowance=allowance,
+            lane=lane,
+            max_total=max_total,
             valid_until=int(self.w3.eth.get_block("latest")["timestamp"]) + 86_400,
-            nonce=0,
         )
-        auth_tuple = (auth.payer, auth.signer, auth.token, auth.allowance, auth.valid_until, auth.nonce)
-        signature = sign(payer, digest(self.domain.separator, auth.struct_hash()))
-        return int(self.send(self.hub.functions.registerSigner(auth_tuple, signature))["gasUsed"])
+        return SignedGrant(grant=grant, signature=self.sign(payer, grant))
+
+    def block(
+        self,
+        voucher: PayerVoucher,
+        signer: LocalAccount,
+        previous: Entries = (),
+        grant: SignedGrant | None = None,
+    ) -> ClaimBlock:
+        return ClaimBlock(
+            voucher=voucher, signature=self.sign(signer, voucher), previous=previous, grant=grant
+        )
+
+    def claim(self, blocks: Sequence[ClaimBlock]) -> int:
+        """Sends the blocks as the operator; every one must be claimed. Returns the gas used."""
+        receipt = self.send(self.hub.functions.claim(self.token, encode_claim(blocks)))
+        claimed = self.hub.events.VoucherClaimed().process_receipt(receipt, errors=DISCARD)
+        if len(claimed) != len(blocks):
+            skipped = self.hub.events.VoucherSkipped().process_receipt(receipt, errors=DISCARD)
+            reasons = [event["args"]["reason"] for event in skipped]
+            raise RuntimeError(f"{len(blocks) - len(claimed)} of {len(blocks)} blocks skipped: {reasons}")
+        return int(receipt["gasUsed"])
+
+    def token_domain(self) -> dict[str, Any]:
+        return {
+            "name": "Test USD Coin",
+            "version": "1",
+            "chainId": self.w3.eth.chain_id,
+            "verifyingContract": self.usdc.address,
+        }
+
+    def authorization(self, payer: LocalAccount, amount: int, label: str = "") -> tuple[Any, ...]:
+        """An EIP-3009 ReceiveWithAuthorization of `amount` to the hub signed by `payer`, as the
+        hub's `Authorization` struct."""
+        deadline = int(self.w3.eth.get_block("latest")["timestamp"]) + 3_600
+        nonce = keccak(text=f"gas-report/eip-3009/{payer.address}/{label}")
+        signed = Account.sign_typed_data(
+            payer.key,
+            full_message={
+                "types": {
+                    "EIP712Domain": EIP712_DOMAIN_FIELDS,
+                    "ReceiveWithAuthorization": RECEIVE_WITH_AUTHORIZATION_FIELDS,
+                },
+                "primaryType": "ReceiveWithAuthorization",
+                "domain": self.token_domain(),
+                "message": {
+                    "from": payer.address,
+                    "to": self.hub.address,
+                    "value": amount,
+                    "validAfter": 0,
+                    "validBefore": deadline,
+                    "nonce": nonce,
+                },
+            },
+        )
+        r, s = signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")
+        return (payer.address, amount, 0, deadline, nonce, signed.v, r, s)
+
+    def deposit_with_authorizations(self, auths: Sequence[tuple[Any, ...]]) -> int:
+        receipt = self.send(self.hub.functions.depositWithAuthorizations(self.token, list(auths)))
+        if self.hub.events.DepositFailed().process_receipt(receipt, errors=DISCARD):
+            raise RuntimeError("a batched deposit failed")
+        return int(receipt["gasUsed"])
 
     def deposit_with_permit_call(self, payer: LocalAccount, amount: int) -> Any:
         """hub.depositWithPermit with a fresh EIP-2612 permit signed by `payer` (its first: nonce 0)."""
@@ -124,10 +210,7 @@ class Bench:
         permit = Account.sign_typed_data(
             payer.key,
             full_message={
-                "types": {
-                    "EIP712Domain": EIP712_DOMAIN_FIELDS,
-                    "Permit": PERMIT_FIELDS,
-                },
+                "types": {"EIP712Domain": EIP712_DOMAIN_FIELDS, "Permit": PERMIT_FIELDS},
                 "primaryType": "Permit",
                 "domain": self.token_domain(),
                 "message": {
@@ -143,14 +226,6 @@ class Bench:
         hub = self.hub.functions
         return hub.depositWithPermit(payer.address, self.token, amount, deadline, permit.v, r, s)
 
-    def token_domain(self) -> dict[str, Any]:
-        return {
-            "name": "Test USD Coin",
-            "version": "1",
-            "chainId": self.w3.eth.chain_id,
-            "verifyingContract": self.usdc.address,
-        }
-
 
 def measure(bench: Bench) -> dict[str, int]:
     gas: dict[str, int] = {}
@@ -162,7 +237,8 @@ def measure(bench: Bench) -> dict[str, int]:
     bench.mint(bench.owner, 10**9 * USDC)
     bench.send(usdc.functions.approve(hub.address, MAX_UINT256))
     bench.mint(payee, 1 * USDC)
-    bench.fund([key("warm-up")], 1_000 * USDC)
+    warm_up = key("warm-up")
+    bench.fund([warm_up], 1_000 * USDC)
 
     progress("deposits")
     payer = dev[1]
@@ -174,70 +250,55 @@ def measure(bench: Bench) -> dict[str, int]:
 
     permit_payer = key("permit")
     bench.mint(permit_payer.address, 1_000 * USDC)
-    call = bench.deposit_with_permit_call(permit_payer, 100 * USDC)
-    gas["deposit_with_permit"] = int(bench.send(call)["gasUsed"])
+    gas["deposit_with_permit"] = int(
+        bench.send(bench.deposit_with_permit_call(permit_payer, 100 * USDC))["gasUsed"]
+    )
 
-    deadline = int(w3.eth.get_block("latest")["timestamp"]) + 3_600
     authorization_payer = key("eip-3009")
     bench.mint(authorization_payer.address, 1_000 * USDC)
-    nonce = keccak(text="gas-report/eip-3009-nonce")
-    authorization = Account.sign_typed_data(
-        authorization_payer.key,
-        full_message={
-            "types": {
-                "EIP712Domain": EIP712_DOMAIN_FIELDS,
-                "ReceiveWithAuthorization": RECEIVE_WITH_AUTHORIZATION_FIELDS,
-            },
-            "primaryType": "ReceiveWithAuthorization",
-            "domain": bench.token_domain(),
-            "message": {
-                "from": authorization_payer.address,
-                "to": hub.address,
-                "value": 100 * USDC,
-                "validAfter": 0,
-                "validBefore": deadline,
-                "nonce": nonce,
-            },
-        },
-    )
-    call = hub.functions.depositWithAuthorization(
-        authorization_payer.address,
-        token,
-        100 * USDC,
-        0,
-        deadline,
-        nonce,
-        authorization.v,
-        authorization.r.to_bytes(32, "big"),
-        authorization.s.to_bytes(32, "big"),
-    )
+    auth = bench.authorization(authorization_payer, 100 * USDC)
+    call = hub.functions.depositWithAuthorization(auth[0], token, *auth[1:])
     gas["deposit_with_authorization"] = int(bench.send(call)["gasUsed"])
+
+    batch_payers = [key("eip-3009-batch", i) for i in range(50)]
+    for batch_payer in batch_payers:
+        bench.mint(batch_payer.address, 100 * USDC)
+    batch = [bench.authorization(p, 100 * USDC) for p in batch_payers]
+    gas["deposit_with_authorizations_50"] = bench.deposit_with_authorizations(batch)
+    gas["deposit_with_authorizations_per_payer"] = round(gas["deposit_with_authorizations_50"] / 50)
 
     groups = {size: [key(f"payer-{size}", i) for i in range(size)] for size in (1, 10, 100)}
     progress("funding 111 claim payers with depositFor, and a first claim so the payee has earnings")
     for payers in groups.values():
         bench.fund(payers, 10 * USDC)
-    bench.claim([bench.voucher_row(key("warm-up"), payee, 1 * USDC)])
+    bench.claim([bench.block(bench.voucher(warm_up.address, {payee: 1 * USDC}), warm_up)])
 
-    progress("claims: first, then second on the same channels")
+    progress("claims: first, then second on the same lanes")
     for size, payers in groups.items():
-        gas[f"claim_{size}_first"] = bench.claim([bench.voucher_row(p, payee, 1 * USDC) for p in payers])
+        blocks = [bench.block(bench.voucher(p.address, {payee: 1 * USDC}), p) for p in payers]
+        gas[f"claim_{size}_first"] = bench.claim(blocks)
     for size, payers in groups.items():
-        gas[f"claim_{size}_second"] = bench.claim([bench.voucher_row(p, payee, 2 * USDC) for p in payers])
+        previous = entries({payee: 1 * USDC})
+        blocks = [bench.block(bench.voucher(p.address, {payee: 2 * USDC}), p, previous) for p in payers]
+        gas[f"claim_{size}_second"] = bench.claim(blocks)
 
-    progress("registering 100 session keys, then a claim they signed")
+    progress("100 session keys signing with their grants riding in the claim")
     session_keys = [key("session-key", i) for i in range(100)]
-    registrations = [
-        bench.register_signer(p, k, 5 * USDC) for p, k in zip(groups[100], session_keys, strict=True)
-    ]
-    gas["register_signer"] = registrations[0]
-    rows = [
-        bench.voucher_row(p, payee, 3 * USDC, signer=k)
+    blocks = [
+        bench.block(
+            bench.voucher(p.address, {payee: 3 * USDC}),
+            k,
+            entries({payee: 2 * USDC}),
+            bench.grant(p, k, 5 * USDC),
+        )
         for p, k in zip(groups[100], session_keys, strict=True)
     ]
-    gas["claim_100_second_session_key"] = bench.claim(rows)
+    gas["claim_100_second_session_key"] = bench.claim(blocks)
 
-    progress("withdrawals")
+    progress("revocation and withdrawals")
+    gas["revoke_signer"] = int(
+        bench.send(hub.functions.revokeSigner(session_keys[0].address), payer)["gasUsed"]
+    )
     gas["request_withdrawal"] = int(
         bench.send(hub.functions.requestWithdrawal(token, 10 * USDC), payer)["gasUsed"]
     )
@@ -248,6 +309,9 @@ def measure(bench: Bench) -> dict[str, int]:
 
     gas["claim_marginal_gas_first"] = round((gas["claim_100_first"] - gas["claim_1_first"]) / 99)
     gas["claim_marginal_gas_second"] = round((gas["claim_100_second"] - gas["claim_1_second"]) / 99)
+    gas["claim_marginal_gas_second_session_key"] = round(
+        (gas["claim_100_second_session_key"] - gas["claim_1_second"]) / 99
+    )
     return gas
 
 
@@ -271,25 +335,49 @@ def context() -> dict[str, Any]:
         "anvil": anvil_version,
         "anvil_hardfork": "prague",
         "fee_bps": 0,
-        "claim_row_amount_usdc": 1,
+        "claim_block_amount_usdc": 1,
         "signature_bytes": 65,
         "conditions": [
             "the hub, payers and payee already hold tokens: token balance slots go nonzero -> nonzero",
             "approve is for the exact deposit amount, so each deposit clears the allowance (4,800 refund)",
             "the payee already has earnings before any measured claim; claim payers are distinct, no fee",
-            "first = the channel's claimed slot goes 0 -> nonzero; second = nonzero -> nonzero",
-            "session keys are registered with 5 USDC of allowance and spend 1 USDC in the measured claim",
+            "claim_N_*: N blocks of one entry each; first = the lane's commitment goes 0 -> nonzero",
+            "claim_100_second_session_key: each block carries its SessionGrant (no registration)",
+            "v1 longtail (docs/gas.md): 59,197 per micropayment on the v1 hub",
         ],
     }
 
 
 def main() -> int:
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "benchmarks"))
+    import longtail_gas
+    import marketplace_gas
+
     progress("starting anvil")
     with Anvil(accounts=10) as node:
         w3 = Web3(Web3.HTTPProvider(node.url, request_kwargs={"timeout": 60}))
         progress("deploying TestStablecoin and the hub")
-        gas = measure(Bench(w3))
-    report: dict[str, Any] = {**gas, "context": context()}
+        gas: dict[str, Any] = dict(measure(Bench(w3)))
+    progress("marketplace with session keys")
+    with_keys = marketplace_gas.measure(session_keys=True)
+    progress("marketplace without session keys")
+    without_keys = marketplace_gas.measure(session_keys=False)
+    progress("longtail")
+    longtail = longtail_gas.measure()
+    gas["marketplace_gas_per_micropayment"] = with_keys["gas_per_micropayment"]
+    gas["marketplace_gas_per_micropayment_without_keys"] = without_keys["gas_per_micropayment"]
+    gas["claim_gas_per_entry_first"] = without_keys["claim_gas_per_entry_first"]
+    gas["claim_gas_per_entry_second"] = without_keys["claim_gas_per_entry_second"]
+    gas["claim_gas_per_entry_first_session_keys"] = with_keys["claim_gas_per_entry_first"]
+    gas["claim_gas_per_entry_second_session_keys"] = with_keys["claim_gas_per_entry_second"]
+    gas["longtail_gas_per_micropayment"] = longtail["gas_per_micropayment"]
+    report: dict[str, Any] = {
+        **gas,
+        "marketplace": with_keys,
+        "marketplace_without_keys": without_keys,
+        "longtail": longtail,
+        "context": context(),
+    }
     print(json.dumps(report, indent=2))
     progress("done")
     return 0

@@ -1,12 +1,12 @@
-"""Small factories and helpers for tests: sign vouchers, build claim rows,
+"""Small factories and helpers for tests: sign EIP-712 messages, send claims,
 send transactions, read events, expect exact custom errors."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -21,23 +21,24 @@ from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 from app.chain.deploy import Deployment, contract, deploy_contract
-from app.core.eip712 import Domain, SignerAuthorization, Voucher, digest
+from app.core.claims import ClaimBlock, encode_claim
+from app.core.eip712 import Domain, Signable, digest
 from app.core.types import to_address
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
-# SkipReason in IMicropaymentHub, in declaration order.
+# SkipReason in IMicropaymentHub, in declaration order (the order the hub checks them).
 SKIP_REASONS = [
-    "UnknownToken",
-    "InvalidPayee",
-    "AmountTooLarge",
+    "EntriesInvalid",
+    "PreviousMismatch",
     "NothingDue",
+    "NotAcknowledged",
     "BadSignature",
-    "SignerWrongToken",
+    "GrantInvalid",
     "SignerExpired",
     "SignerRevoked",
-    "SignerExhausted",
-    "NoBalance",
+    "CapExceeded",
+    "InsufficientBalance",
 ]
 
 
@@ -63,32 +64,9 @@ def to_high_s(signature: bytes) -> bytes:
     return r + (SECP256K1_N - s).to_bytes(32, "big") + bytes([55 - v])
 
 
-def make_voucher(**overrides: Any) -> Voucher:
-    """A voucher with harmless defaults; pass the fields a test cares about."""
-    defaults = Voucher(
-        payer=to_address("0x" + "11" * 20),
-        payee=to_address("0x" + "22" * 20),
-        token=to_address("0x" + "33" * 20),
-        cumulative_amount=1_000,
-        purchase=keccak(b"article-1"),
-    )
-    return replace(defaults, **overrides)
-
-
-def claim_row(voucher: Voucher, signature: bytes) -> tuple[Any, ...]:
-    """One `Claim` struct for hub.claim(...)."""
-    return (
-        voucher.payer,
-        voucher.payee,
-        voucher.token,
-        voucher.cumulative_amount,
-        voucher.purchase,
-        signature,
-    )
-
-
-def auth_tuple(auth: SignerAuthorization) -> tuple[Any, ...]:
-    return (auth.payer, auth.signer, auth.token, auth.allowance, auth.valid_until, auth.nonce)
+def sign(key: str | bytes, domain: Domain, message: Signable) -> bytes:
+    """A 65-byte signature of the message's EIP-712 digest in `domain`."""
+    return sign_digest(key, digest(domain, message))
 
 
 def new_key() -> LocalAccount:
@@ -171,50 +149,12 @@ class Chain:
         self.send(token.functions.approve(self.hub.address, amount), payer)
         return self.send(self.hub.functions.deposit(token.address, amount), payer)
 
-    def voucher(self, payer: LocalAccount, payee: str, cumulative_amount: int, **overrides: Any) -> Voucher:
-        fields: dict[str, Any] = {
-            "payer": to_address(payer.address),
-            "payee": to_address(payee),
-            "token": to_address(self.usdc.address),
-            "cumulative_amount": cumulative_amount,
-        }
-        fields.update(overrides)
-        return make_voucher(**fields)
-
-    def sign_voucher(self, key: LocalAccount, voucher: Voucher, domain: Domain | None = None) -> bytes:
-        return sign_digest(key.key, digest((domain or self.domain).separator, voucher.struct_hash()))
-
-    def signed_row(
-        self, payer: LocalAccount, payee: str, cumulative_amount: int, **overrides: Any
-    ) -> tuple[Any, ...]:
-        """A claim row for a voucher the payer signed itself."""
-        voucher = self.voucher(payer, payee, cumulative_amount, **overrides)
-        return claim_row(voucher, self.sign_voucher(payer, voucher))
-
-    def claim(self, rows: list[tuple[Any, ...]], sender: LocalAccount | None = None) -> TxReceipt:
-        return self.send(self.hub.functions.claim(rows), sender or self.owner)
-
-    def authorize_signer(
-        self,
-        payer: LocalAccount,
-        signer: str,
-        allowance: int,
-        valid_until: int | None = None,
-        nonce: int = 0,
-        token: str | None = None,
-    ) -> SignerAuthorization:
-        """Signs a SignerAuthorization with the payer's key and registers it (relayed by the owner)."""
-        auth = SignerAuthorization(
-            payer=to_address(payer.address),
-            signer=to_address(signer),
-            token=to_address(token or self.usdc.address),
-            allowance=allowance,
-            valid_until=valid_until if valid_until is not None else self.timestamp() + 86_400,
-            nonce=nonce,
-        )
-        signature = sign_digest(payer.key, digest(self.domain.separator, auth.struct_hash()))
-        self.send(self.hub.functions.registerSigner(auth_tuple(auth), signature), self.owner)
-        return auth
+    def claim(
+        self, blocks: Sequence[ClaimBlock], sender: LocalAccount | None = None, token: Contract | None = None
+    ) -> TxReceipt:
+        """Sends `claim(token, encode_claim(blocks))`, from the operator (the owner) by default."""
+        data = encode_claim(blocks)
+        return self.send(self.hub.functions.claim((token or self.usdc).address, data), sender or self.owner)
 
     def events(self, receipt: TxReceipt, name: str, source: Contract | None = None) -> list[dict[str, Any]]:
         """Decoded arguments of each `name` event that `source` (the hub by default) emitted."""
@@ -234,6 +174,5 @@ class Chain:
     def earnings(self, payee: str, token: Contract | None = None) -> int:
         return int(self.hub.functions.earningsOf(payee, (token or self.usdc).address).call())
 
-    def claimed(self, payer: str, payee: str, token: Contract | None = None) -> int:
-        channel = self.hub.functions.channelId(payer, payee, (token or self.usdc).address).call()
-        return int(self.hub.functions.claimed(channel).call())
+    def commitment(self, payer: str, lane: int = 0, token: Contract | None = None) -> bytes:
+        return bytes(self.hub.functions.laneCommitment(payer, (token or self.usdc).address, lane).call())

@@ -32,6 +32,7 @@ class Deployment:
     tokens: list[Address]
     deployed_at_block: int
     withdraw_delay: int
+    operator: Address | None = None  # the hub's operator at deployment (None in files written before v2)
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -46,6 +47,7 @@ class Deployment:
             tokens=[to_address(t) for t in data["tokens"]],
             deployed_at_block=int(data["deployed_at_block"]),
             withdraw_delay=int(data["withdraw_delay"]),
+            operator=to_address(data["operator"]) if data.get("operator") else None,
         )
 
 
@@ -84,9 +86,12 @@ def deploy_hub(
     tokens: list[str],
     withdraw_delay: int = DEFAULT_WITHDRAW_DELAY,
     owner: str | None = None,
+    operator: str | None = None,
 ) -> Deployment:
-    """Deploys the hub, allow-lists `tokens`, then hands ownership to `owner` (two-step)."""
-    hub, block = deploy_contract(w3, "MicropaymentHub", sender, withdraw_delay, sender=sender)
+    """Deploys the hub with `operator` (default: `sender`) as the key that acknowledges vouchers and
+    sends claims, allow-lists `tokens`, then hands ownership to `owner` (two-step)."""
+    operator = Web3.to_checksum_address(operator or sender)
+    hub, block = deploy_contract(w3, "MicropaymentHub", sender, operator, withdraw_delay, sender=sender)
     for token in tokens:
         transact(w3, hub.functions.setTokenAllowed(Web3.to_checksum_address(token), True), sender)
     if owner and Web3.to_checksum_address(owner) != Web3.to_checksum_address(sender):
@@ -98,6 +103,7 @@ def deploy_hub(
         tokens=[to_address(t) for t in tokens],
         deployed_at_block=block,
         withdraw_delay=withdraw_delay,
+        operator=to_address(operator),
     )
 
 
@@ -107,9 +113,11 @@ def deploy_local(
     fund: list[str],
     amount: int = 1_000 * 10**6,
     withdraw_delay: int = DEFAULT_WITHDRAW_DELAY,
+    operator: str | None = None,
 ) -> Deployment:
-    """For a development chain: a TestStablecoin, the hub allowing it, `amount` minted to each of `fund`."""
+    """For a development chain: a TestStablecoin, the hub allowing it, `amount` minted to each of `fund`.
+    The operator defaults to `sender`, the dev stack's deployer and server key."""
     token, _ = deploy_contract(w3, "TestStablecoin", sender=sender)
     for account in fund:
         transact(w3, token.functions.mint(Web3.to_checksum_address(account), amount), sender)
-    return deploy_hub(w3, sender, [token.address], withdraw_delay)
+    return deploy_hub(w3, sender, [token.address], withdraw_delay, operator=operator)

@@ -1,12 +1,13 @@
 """gas_per_micropayment on a marketplace: 100 payers each pay 10 of 20 creators 10 times
 (10,000 micropayments), counting every transaction it needs on chain:
 
-  - each payer's deposit (a relayed EIP-2612 permit deposit: one transaction, no approve);
-  - each payer's session key registration (so no wallet prompt per action);
-  - the claims: the latest voucher of each of the 1,000 channels (10 vouchers each), in
-    batches of 200 rows, as the settler sends them;
+  - the payers' deposits: EIP-3009 authorizations relayed in one batch of 100 (depositWithAuthorizations);
+  - the claims: each payer's lane (10 entries, the last voucher of 100) as one block, sent by the operator
+    in one batch of 100 blocks (~6.4 M gas); with session keys, each block carries the payer's SessionGrant (no
+    registration transaction);
   - each creator's withdrawal of its earnings.
-Also the same workload with payers signing vouchers themselves (no session keys).
+Also, per (payer, creator) entry, the claim gas of that first claim (lanes empty) and of a second one after
+every payer paid each of its creators 10 times more (lanes move from one vector to the next).
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from gas_report import Bench
 
 from app.chain.anvil import Anvil
+from app.core.claims import ClaimBlock
 
 PAYERS, CREATORS, CREATORS_PER_PAYER, PAYS_PER_CHANNEL = 100, 20, 10, 10
 PRICE = 10_000  # one cent
-BATCH = 200
+DEPOSIT_BATCH = 100
+CLAIM_BATCH = 100
 
 
 def measure(session_keys: bool) -> dict[str, Any]:
@@ -38,32 +41,57 @@ def measure(session_keys: bool) -> dict[str, Any]:
         for creator in creators:  # creators send their own withdrawals: anvil signs for them
             bench.rpc("anvil_setBalance", [creator.address, hex(10**18)])
             bench.rpc("anvil_impersonateAccount", [creator.address])
-        gas = {"deposits": 0, "session_keys": 0, "claims": 0, "withdrawals": 0}
         spend = CREATORS_PER_PAYER * PAYS_PER_CHANNEL * PRICE
+        deposit = 2 * spend  # both rounds
+        gas = {"deposits": 0, "claims": 0, "withdrawals": 0}
+
         for payer in payers:
-            bench.mint(payer.address, spend)
-            gas["deposits"] += int(bench.send(bench.deposit_with_permit_call(payer, spend))["gasUsed"])
-        if session_keys:
-            for payer, key in zip(payers, keys, strict=True):
-                gas["session_keys"] += bench.register_signer(payer, key, spend)
-        rows = []
-        for index, payer in enumerate(payers):
-            for offset in range(CREATORS_PER_PAYER):
-                creator = creators[(index + offset) % CREATORS]
-                signer = keys[index] if session_keys else None
-                rows.append(bench.voucher_row(payer, creator.address, PAYS_PER_CHANNEL * PRICE, signer))
-        for start in range(0, len(rows), BATCH):
-            gas["claims"] += bench.claim(rows[start : start + BATCH])
+            bench.mint(payer.address, deposit)
+        auths = [bench.authorization(payer, deposit) for payer in payers]
+        for start in range(0, PAYERS, DEPOSIT_BATCH):
+            gas["deposits"] += bench.deposit_with_authorizations(auths[start : start + DEPOSIT_BATCH])
+
+        grants = (
+            [bench.grant(p, k, deposit) for p, k in zip(payers, keys, strict=True)] if session_keys else []
+        )
+
+        def blocks(round_: int) -> list[ClaimBlock]:
+            out = []
+            for index, payer in enumerate(payers):
+                payees = [
+                    creators[(index + offset) % CREATORS].address for offset in range(CREATORS_PER_PAYER)
+                ]
+                paid = PAYS_PER_CHANNEL * PRICE
+                voucher = bench.voucher(payer.address, dict.fromkeys(payees, round_ * paid))
+                previous = bench.voucher(payer.address, dict.fromkeys(payees, (round_ - 1) * paid)).entries
+                signer = keys[index] if session_keys else payer
+                grant = grants[index] if session_keys else None
+                out.append(bench.block(voucher, signer, previous if round_ > 1 else (), grant))
+            return out
+
+        def claim_all(round_blocks: list[ClaimBlock]) -> int:
+            return sum(
+                bench.claim(round_blocks[start : start + CLAIM_BATCH])
+                for start in range(0, len(round_blocks), CLAIM_BATCH)
+            )
+
+        gas["claims"] = claim_all(blocks(1))
+        second = claim_all(blocks(2))
         for creator in creators:
             call = bench.hub.functions.withdrawEarnings(bench.token, creator.address)
             gas["withdrawals"] += int(bench.send(call, sender=creator.address)["gasUsed"])
     micropayments = PAYERS * CREATORS_PER_PAYER * PAYS_PER_CHANNEL
+    entries = PAYERS * CREATORS_PER_PAYER
     total = sum(gas.values())
     return {
         "micropayments": micropayments,
-        "transactions": {"deposits": PAYERS, "session_keys": PAYERS if session_keys else 0,
-                         "claims": -(-len(rows) // BATCH), "withdrawals": CREATORS},
+        "session_keys": session_keys,
+        "transactions": {"deposits": -(-PAYERS // DEPOSIT_BATCH), "claims": -(-PAYERS // CLAIM_BATCH),
+                         "withdrawals": CREATORS},
         "gas": gas,
         "total_gas": total,
         "gas_per_micropayment": round(total / micropayments),
+        "per_micropayment": {name: round(value / micropayments) for name, value in gas.items()},
+        "claim_gas_per_entry_first": round(gas["claims"] / entries),
+        "claim_gas_per_entry_second": round(second / entries),
     }  # fmt: skip

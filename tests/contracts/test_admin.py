@@ -1,11 +1,12 @@
-"""Owner-only administration of the hub: the token allow-list, the fee, two-step ownership transfer, and the
-constructor's bound on the withdrawal delay."""
+"""Owner-only administration of the hub: the token allow-list, the fee, the operator, two-step ownership
+transfer, and the constructor's bounds."""
 
 from __future__ import annotations
 
 from tests.factories import Chain, new_key, reverts_with
 
 THIRTY_DAYS = 30 * 24 * 3600
+ZERO_ADDRESS = "0x" + "00" * 20
 
 
 def test_only_the_owner_can_allow_a_token(chain: Chain) -> None:
@@ -102,10 +103,34 @@ def test_ownership_moves_in_two_steps(chain: Chain) -> None:
 
 def test_the_constructor_refuses_a_withdraw_delay_above_thirty_days(chain: Chain) -> None:
     with reverts_with(chain.hub, "InvalidWithdrawDelay", THIRTY_DAYS + 1):
-        chain.deploy("MicropaymentHub", chain.owner.address, THIRTY_DAYS + 1)
+        chain.deploy("MicropaymentHub", chain.owner.address, chain.owner.address, THIRTY_DAYS + 1)
 
 
 def test_the_constructor_accepts_a_withdraw_delay_of_thirty_days(chain: Chain) -> None:
-    hub = chain.deploy("MicropaymentHub", chain.owner.address, THIRTY_DAYS)
+    operator = chain.accounts[5].address
+    hub = chain.deploy("MicropaymentHub", chain.owner.address, operator, THIRTY_DAYS)
     assert hub.functions.withdrawDelay().call() == THIRTY_DAYS
     assert hub.functions.owner().call() == chain.owner.address
+    assert hub.functions.operator().call() == operator
+
+
+def test_the_constructor_refuses_a_zero_operator(chain: Chain) -> None:
+    with reverts_with(chain.hub, "InvalidOperator"):
+        chain.deploy("MicropaymentHub", chain.owner.address, ZERO_ADDRESS, 3600)
+
+
+def test_the_deployer_is_the_operator_by_default(chain: Chain) -> None:
+    assert chain.hub.functions.operator().call() == chain.owner.address
+    assert chain.deployment.operator == chain.owner.address
+
+
+def test_only_the_owner_names_the_operator(chain: Chain) -> None:
+    stranger, operator = chain.accounts[3], chain.accounts[4]
+    with reverts_with(chain.hub, "OwnableUnauthorizedAccount", stranger.address):
+        chain.send(chain.hub.functions.setOperator(stranger.address), stranger)
+    with reverts_with(chain.hub, "InvalidOperator"):
+        chain.send(chain.hub.functions.setOperator(ZERO_ADDRESS), chain.owner)
+
+    receipt = chain.send(chain.hub.functions.setOperator(operator.address), chain.owner)
+    assert chain.events(receipt, "OperatorSet") == [{"operator": operator.address}]
+    assert chain.hub.functions.operator().call() == operator.address

@@ -1,503 +1,437 @@
-"""Claims: replay and malleability refused, bad rows skipped with their reason, fees, earnings, a property."""
+"""Claims: who may send them, every skip reason with its exact event, domination of lanes, all-or-nothing
+blocks, earnings written once per payee, the fee, signatures, and malformed data."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from web3.contract import Contract
-from web3.types import TxReceipt
 
-from app.core.eip712 import Domain
-from app.core.types import to_address
-from tests.factories import (
-    Chain,
-    claim_row,
-    new_key,
-    reverts_with,
-    skip_reason,
-    to_compact,
-    to_high_s,
+from app.core.claims import encode_claim
+from app.core.eip712 import MAX_LANE_ENTRIES, Entry, entries_hash
+from tests.contracts.lanes import (
+    acknowledge,
+    claimed,
+    claimed_event,
+    entries,
+    make_voucher,
+    raw_block,
+    raw_claim,
+    send_raw,
+    signed_block,
+    skipped,
+    skipped_event,
 )
+from tests.factories import Chain, new_key, reverts_with, sign, to_compact, to_high_s
 
-ZERO_ADDRESS = "0x" + "00" * 20
 DEPOSIT = 10_000_000
 
 
-# ---------------------------------------------------------------- local helpers
+def funded_payer(chain: Chain, index: int = 1, amount: int = DEPOSIT) -> LocalAccount:
+    payer = chain.accounts[index]
+    chain.deposit(payer, amount)
+    return payer
 
 
-def reasons(chain: Chain, receipt: TxReceipt, source: Contract | None = None) -> list[int]:
-    """The reasons of every ClaimSkipped event in the receipt, in order."""
-    return [event["reason"] for event in chain.events(receipt, "ClaimSkipped", source)]
+def payees(count: int) -> list[str]:
+    """Fresh payee addresses in ascending order."""
+    return sorted((new_key().address for _ in range(count)), key=lambda a: int(a, 16))
 
 
-def channel_state(
-    chain: Chain, payer: str, payee: str, token: Contract | None = None
-) -> tuple[int, int, int]:
-    """(payer's balance, payee's earnings, channel's claimed) as the hub reports them."""
-    return chain.balance(payer, token), chain.earnings(payee, token), chain.claimed(payer, payee, token)
+# ---------------------------------------------------------------- who sends
 
 
-def hub_state(hub: Contract, payer: str, payee: str, token: str) -> tuple[int, int, int]:
-    """channel_state for any hub (e.g. a second deployment)."""
-    channel = hub.functions.channelId(payer, payee, token).call()
-    return (
-        hub.functions.balanceOf(payer, token).call(),
-        hub.functions.earningsOf(payee, token).call(),
-        hub.functions.claimed(channel).call(),
-    )
+def test_the_operator_claims_a_voucher_and_the_payees_earn(chain: Chain) -> None:
+    payer = funded_payer(chain)
+    shop, blog = payees(2)
+    voucher = make_voucher(chain, payer.address, {shop: 300, blog: 200})
+
+    receipt = chain.claim([signed_block(chain, voucher, payer)])
+
+    assert claimed(chain, receipt) == [claimed_event(voucher, payer.address, 500)]
+    assert skipped(chain, receipt) == []
+    assert chain.events(receipt, "Earned") == [
+        {"payee": shop, "token": chain.usdc.address, "amount": 300, "fee": 0},
+        {"payee": blog, "token": chain.usdc.address, "amount": 200, "fee": 0},
+    ]
+    assert chain.balance(payer.address) == DEPOSIT - 500
+    assert (chain.earnings(shop), chain.earnings(blog)) == (300, 200)
+    assert chain.commitment(payer.address) == entries_hash(voucher.entries)
 
 
-def token_balance(token: Contract, holder: str) -> int:
-    return int(token.functions.balanceOf(holder).call())
+def test_a_payee_claims_itself_with_the_operators_acknowledgement(chain: Chain) -> None:
+    payer, payee = funded_payer(chain), chain.accounts[5]
+    voucher = make_voucher(chain, payer.address, {payee.address: 700})
+    block = signed_block(chain, voucher, payer, acknowledgement=acknowledge(chain, voucher))
+
+    receipt = chain.claim([block], sender=payee)
+
+    assert claimed(chain, receipt) == [claimed_event(voucher, payer.address, 700)]
+    assert chain.earnings(payee.address) == 700
 
 
-def new_token(chain: Chain, payer: LocalAccount, amount: int = DEPOSIT) -> Contract:
-    """A second TestStablecoin, allow-listed on the hub, with `amount` deposited by `payer`."""
-    token = chain.deploy("TestStablecoin")
-    chain.send(token.functions.mint(payer.address, amount), chain.owner)
-    chain.allow_token(token)
-    chain.deposit(payer, amount, token)
-    return token
+def test_a_self_claim_without_acknowledgement_is_skipped(chain: Chain) -> None:
+    payer, payee = funded_payer(chain), chain.accounts[5]
+    voucher = make_voucher(chain, payer.address, {payee.address: 700})
+
+    receipt = chain.claim([signed_block(chain, voucher, payer)], sender=payee)
+
+    assert skipped(chain, receipt) == [skipped_event(voucher, "NotAcknowledged")]
+    assert chain.events(receipt, "Earned") == []
+    assert chain.balance(payer.address) == DEPOSIT
+    assert chain.commitment(payer.address) == bytes(32)
 
 
-def skipped_event(row: tuple[Any, ...], reason: str) -> dict[str, Any]:
-    payer, payee, token, cumulative_amount = row[:4]
-    return {
-        "payer": payer,
-        "payee": payee,
-        "token": token,
-        "cumulativeAmount": cumulative_amount,
-        "reason": skip_reason(reason),
+def test_an_acknowledgement_signed_by_someone_else_than_the_operator_is_refused(chain: Chain) -> None:
+    payer, payee = funded_payer(chain), chain.accounts[5]
+    voucher = make_voucher(chain, payer.address, {payee.address: 700})
+    forged = acknowledge(chain, voucher, operator=payee)
+    receipt = chain.claim([signed_block(chain, voucher, payer, acknowledgement=forged)], sender=payee)
+    assert skipped(chain, receipt) == [skipped_event(voucher, "NotAcknowledged")]
+
+
+def test_an_acknowledgement_by_a_previous_operator_no_longer_counts(chain: Chain) -> None:
+    payer, payee, new_operator = funded_payer(chain), chain.accounts[5], chain.accounts[6]
+    voucher = make_voucher(chain, payer.address, {payee.address: 700})
+    old_acknowledgement = acknowledge(chain, voucher)
+    chain.send(chain.hub.functions.setOperator(new_operator.address), chain.owner)
+
+    receipt = chain.claim([signed_block(chain, voucher, payer, acknowledgement=old_acknowledgement)], payee)
+    assert skipped(chain, receipt) == [skipped_event(voucher, "NotAcknowledged")]
+
+    # The old operator is now just anyone; the new one acknowledges and claims.
+    receipt = chain.claim([signed_block(chain, voucher, payer)], sender=chain.owner)
+    assert skipped(chain, receipt) == [skipped_event(voucher, "NotAcknowledged")]
+    new_acknowledgement = acknowledge(chain, voucher, operator=new_operator)
+    receipt = chain.claim([signed_block(chain, voucher, payer, acknowledgement=new_acknowledgement)], payee)
+    assert claimed(chain, receipt) == [claimed_event(voucher, payer.address, 700)]
+
+
+def test_the_operator_ignores_an_acknowledgement_it_carries(chain: Chain) -> None:
+    payer, payee = funded_payer(chain), chain.accounts[5]
+    voucher = make_voucher(chain, payer.address, {payee.address: 700})
+    block = signed_block(chain, voucher, payer, acknowledgement=bytes(65))
+    receipt = chain.claim([block])
+    assert claimed(chain, receipt) == [claimed_event(voucher, payer.address, 700)]
+
+
+# ---------------------------------------------------------------- skip reasons
+
+
+def test_entries_that_break_the_rules_are_skipped_as_entries_invalid(chain: Chain) -> None:
+    payer = funded_payer(chain)
+    low, high = payees(2)
+    table = [low, high, "0x" + "00" * 20]
+    cases = {
+        "no entries": [],
+        "index outside the table": [(3, 0, 5)],
+        "zero payee": [(2, 0, 5)],
+        "descending payees": [(1, 0, 5), (0, 0, 5)],
+        "a payee twice": [(0, 0, 5), (0, 0, 6)],
+        "next of zero": [(0, 0, 0)],
+        "previous above next": [(0, 6, 5)],
+        "more than 32 entries": [(0, 0, 5)] * (MAX_LANE_ENTRIES + 1),
     }
-
-
-def assert_skipped(chain: Chain, row: tuple[Any, ...], reason: str, source: Contract | None = None) -> None:
-    """Submits one row and checks it was skipped for `reason` and that nothing was claimed."""
-    receipt = chain.send((source or chain.hub).functions.claim([row]), chain.owner)
-    assert chain.events(receipt, "Claimed", source) == []
-    assert chain.events(receipt, "ClaimSkipped", source) == [skipped_event(row, reason)]
-
-
-# ---------------------------------------------------------------- replay
-
-
-def test_a_voucher_signed_for_another_chain_is_refused(chain: Chain) -> None:
-    payer, payee = chain.accounts[1], chain.accounts[2]
-    chain.deposit(payer, DEPOSIT)
-    voucher = chain.voucher(payer, payee.address, 1_000_000)
-    other_chain = Domain(chain_id=chain.w3.eth.chain_id + 1, hub=to_address(chain.hub.address))
-    row = claim_row(voucher, chain.sign_voucher(payer, voucher, other_chain))
-    before = channel_state(chain, payer.address, payee.address)
-
-    assert_skipped(chain, row, "BadSignature")
-
-    assert channel_state(chain, payer.address, payee.address) == before == (DEPOSIT, 0, 0)
-
-
-def test_a_voucher_signed_for_another_hub_is_refused(chain: Chain) -> None:
-    payer, payee = chain.accounts[1], chain.accounts[2]
-    other_hub = chain.deploy("MicropaymentHub", chain.owner.address, 3600)
-    chain.send(other_hub.functions.setTokenAllowed(chain.usdc.address, True), chain.owner)
-    chain.send(chain.usdc.functions.approve(other_hub.address, DEPOSIT), payer)
-    chain.send(other_hub.functions.deposit(chain.usdc.address, DEPOSIT), payer)
-    row = chain.signed_row(payer, payee.address, 1_000_000)  # signed for chain.hub
-
-    assert_skipped(chain, row, "BadSignature", source=other_hub)
-
-    assert hub_state(other_hub, payer.address, payee.address, chain.usdc.address) == (DEPOSIT, 0, 0)
-    assert token_balance(chain.usdc, other_hub.address) == DEPOSIT
-
-
-def test_a_voucher_submitted_with_another_payee_is_refused(chain: Chain) -> None:
-    payer, payee, thief = chain.accounts[1], chain.accounts[2], chain.accounts[3]
-    chain.deposit(payer, DEPOSIT)
-    payer_, _, token, amount, purchase, signature = chain.signed_row(payer, payee.address, 1_000_000)
-    row = (payer_, thief.address, token, amount, purchase, signature)
-
-    assert_skipped(chain, row, "BadSignature")
-
-    assert channel_state(chain, payer.address, thief.address) == (DEPOSIT, 0, 0)
-    assert channel_state(chain, payer.address, payee.address) == (DEPOSIT, 0, 0)
-
-
-def test_a_voucher_submitted_with_another_token_is_refused(chain: Chain) -> None:
-    payer, payee = chain.accounts[1], chain.accounts[2]
-    chain.deposit(payer, DEPOSIT)
-    other = new_token(chain, payer)
-    payer_, payee_, _, amount, purchase, signature = chain.signed_row(payer, payee.address, 1_000_000)
-    row = (payer_, payee_, other.address, amount, purchase, signature)
-
-    assert_skipped(chain, row, "BadSignature")
-
-    assert channel_state(chain, payer.address, payee.address, other) == (DEPOSIT, 0, 0)
-    assert channel_state(chain, payer.address, payee.address) == (DEPOSIT, 0, 0)
-
-
-# ---------------------------------------------------------------- malleability
-
-
-def test_other_forms_of_a_claimed_signature_gain_nothing(chain: Chain) -> None:
-    payer, payee = chain.accounts[1], chain.accounts[2]
-    chain.deposit(payer, DEPOSIT)
-    voucher = chain.voucher(payer, payee.address, 1_000_000)
-    signature = chain.sign_voucher(payer, voucher)
-    [claimed] = chain.events(chain.claim([claim_row(voucher, signature)]), "Claimed")
-    assert claimed["amount"] == 1_000_000
-    after_claim = channel_state(chain, payer.address, payee.address)
-
-    for twin in (to_compact(signature), to_high_s(signature)):
-        assert_skipped(chain, claim_row(voucher, twin), "NothingDue")
-
-    assert (
-        channel_state(chain, payer.address, payee.address)
-        == after_claim
-        == (DEPOSIT - 1_000_000, 1_000_000, 1_000_000)
-    )
-
-
-def test_a_high_s_signature_is_refused(chain: Chain) -> None:
-    payer, payee = chain.accounts[1], chain.accounts[2]
-    chain.deposit(payer, DEPOSIT)
-    voucher = chain.voucher(payer, payee.address, 1_000_000)
-    row = claim_row(voucher, to_high_s(chain.sign_voucher(payer, voucher)))
-
-    assert_skipped(chain, row, "BadSignature")
-
-    assert channel_state(chain, payer.address, payee.address) == (DEPOSIT, 0, 0)
-
-
-def test_a_compact_signature_is_accepted(chain: Chain) -> None:
-    """Both y parities of the EIP-2098 form recover the payer."""
-    payer, payee = chain.accounts[1], chain.accounts[2]
-    chain.deposit(payer, DEPOSIT)
-    by_parity: dict[int, tuple[Any, ...]] = {}
-    nonce = 0
-    while len(by_parity) < 2:
-        nonce += 1
-        amount = 1_000_000 * (len(by_parity) + 1)
-        voucher = chain.voucher(payer, payee.address, amount, purchase=keccak(text=f"purchase-{nonce}"))
-        signature = chain.sign_voucher(payer, voucher)
-        by_parity.setdefault(signature[64], claim_row(voucher, to_compact(signature)))
-    rows = sorted(by_parity.values(), key=lambda row: row[3])
-
-    receipt = chain.claim(rows)
-
-    assert [(e["signer"], e["amount"], e["claimed"]) for e in chain.events(receipt, "Claimed")] == [
-        (payer.address, 1_000_000, 1_000_000),
-        (payer.address, 1_000_000, 2_000_000),
-    ]
-    assert reasons(chain, receipt) == []
-    assert channel_state(chain, payer.address, payee.address) == (DEPOSIT - 2_000_000, 2_000_000, 2_000_000)
-
-
-# ---------------------------------------------------------------- stale, partial, top-up
-
-
-def test_a_stale_or_equal_voucher_is_a_noop(chain: Chain) -> None:
-    payer, payee = chain.accounts[1], chain.accounts[2]
-    chain.deposit(payer, DEPOSIT)
-    stale = chain.signed_row(payer, payee.address, 400_000)
-    latest = chain.signed_row(payer, payee.address, 1_000_000)
-    chain.claim([latest])
-    after_claim = channel_state(chain, payer.address, payee.address)
-
-    assert_skipped(chain, latest, "NothingDue")
-    assert_skipped(chain, stale, "NothingDue")
-
-    assert (
-        channel_state(chain, payer.address, payee.address)
-        == after_claim
-        == (DEPOSIT - 1_000_000, 1_000_000, 1_000_000)
-    )
-
-
-def test_a_voucher_above_the_balance_pays_what_is_there_then_the_rest_after_a_top_up(chain: Chain) -> None:
-    payer, payee = chain.accounts[1], chain.accounts[2]
-    chain.deposit(payer, 3_000_000)
-    row = chain.signed_row(payer, payee.address, 5_000_000)
-
-    [first] = chain.events(chain.claim([row]), "Claimed")
-    assert (first["amount"], first["claimed"]) == (3_000_000, 3_000_000)
-    assert channel_state(chain, payer.address, payee.address) == (0, 3_000_000, 3_000_000)
-
-    chain.deposit(payer, 4_000_000)
-    [second] = chain.events(chain.claim([row]), "Claimed")
-    assert (second["amount"], second["claimed"]) == (2_000_000, 5_000_000)
-    assert channel_state(chain, payer.address, payee.address) == (2_000_000, 5_000_000, 5_000_000)
-
-    assert_skipped(chain, row, "NothingDue")
-    assert channel_state(chain, payer.address, payee.address) == (2_000_000, 5_000_000, 5_000_000)
-
-
-# ---------------------------------------------------------------- bad rows in a batch
-
-
-def test_bad_rows_are_skipped_with_their_reason_and_the_good_row_applies(chain: Chain) -> None:
-    payer, payee = chain.accounts[1], chain.accounts[2]
-    chain.deposit(payer, DEPOSIT)
-    stranger, spent_key, expiring_key = new_key(), new_key(), new_key()
-
-    chain.authorize_signer(payer, spent_key.address, allowance=100_000, nonce=1)
-    spent_payee = new_key().address
-    first = chain.voucher(payer, spent_payee, 100_000)
-    chain.claim([claim_row(first, chain.sign_voucher(spent_key, first))])
-
-    chain.authorize_signer(
-        payer, expiring_key.address, allowance=5_000_000, valid_until=chain.timestamp() + 60, nonce=2
-    )
-    chain.increase_time(120)
-
-    bad_signature = chain.voucher(payer, payee.address, 500_000)
-    exhausted = chain.voucher(payer, spent_payee, 150_000)
-    expired = chain.voucher(payer, new_key().address, 200_000)
-    unknown_token = to_address(new_key().address)
-    rows = [
-        claim_row(bad_signature, chain.sign_voucher(stranger, bad_signature)),
-        claim_row(exhausted, chain.sign_voucher(spent_key, exhausted)),
-        claim_row(expired, chain.sign_voucher(expiring_key, expired)),
-        chain.signed_row(payer, payee.address, 300_000, token=unknown_token),
-        chain.signed_row(payer, payee.address, 700_000),
-    ]
-    balance_before = chain.balance(payer.address)
-
-    receipt = chain.claim(rows)
-
-    assert reasons(chain, receipt) == [
-        skip_reason("BadSignature"),
-        skip_reason("SignerExhausted"),
-        skip_reason("SignerExpired"),
-        skip_reason("UnknownToken"),
-    ]
-    assert chain.events(receipt, "ClaimSkipped") == [
-        skipped_event(rows[0], "BadSignature"),
-        skipped_event(rows[1], "SignerExhausted"),
-        skipped_event(rows[2], "SignerExpired"),
-        skipped_event(rows[3], "UnknownToken"),
-    ]
-    assert chain.events(receipt, "Claimed") == [
-        {
-            "payer": payer.address,
-            "payee": payee.address,
-            "token": chain.usdc.address,
-            "signer": payer.address,
-            "amount": 700_000,
-            "fee": 0,
-            "claimed": 700_000,
-        }
-    ]
-    assert chain.balance(payer.address) == balance_before - 700_000
-    assert chain.earnings(payee.address) == 700_000
-    assert chain.claimed(payer.address, spent_payee) == 100_000
-    assert chain.claimed(payer.address, expired.payee) == 0
-
-
-def test_a_zero_payee_is_skipped_as_invalid_payee(chain: Chain) -> None:
-    payer = chain.accounts[1]
-    chain.deposit(payer, DEPOSIT)
-    assert_skipped(chain, chain.signed_row(payer, ZERO_ADDRESS, 1_000), "InvalidPayee")
+    for lane, rows in enumerate(cases.values()):
+        receipt = send_raw(chain, raw_claim(table, raw_block(payer.address, rows, lane=lane)))
+        assert skipped(chain, receipt) == [
+            {
+                "payer": payer.address,
+                "token": chain.usdc.address,
+                "lane": lane,
+                "entriesHash": bytes(32),
+                "reason": 0,
+            }
+        ], list(cases)[lane]
     assert chain.balance(payer.address) == DEPOSIT
 
 
-def test_an_amount_of_2_pow_128_is_skipped_as_too_large(chain: Chain) -> None:
-    payer, payee = chain.accounts[1], chain.accounts[2]
-    chain.deposit(payer, DEPOSIT)
-    assert_skipped(chain, chain.signed_row(payer, payee.address, 2**128), "AmountTooLarge")
-    assert channel_state(chain, payer.address, payee.address) == (DEPOSIT, 0, 0)
+def test_a_previous_vector_that_is_not_the_lanes_commitment_is_skipped(chain: Chain) -> None:
+    payer = funded_payer(chain)
+    [shop] = payees(1)
+    first = make_voucher(chain, payer.address, {shop: 100})
+    chain.claim([signed_block(chain, first, payer)])
+
+    later = make_voucher(chain, payer.address, {shop: 250})
+    receipt = chain.claim([signed_block(chain, later, payer, previous=entries({shop: 90}))])
+
+    assert skipped(chain, receipt) == [skipped_event(later, "PreviousMismatch")]
+    assert chain.earnings(shop) == 100
 
 
-def test_a_payer_with_no_balance_is_skipped_as_no_balance(chain: Chain) -> None:
-    payer, payee = new_key(), chain.accounts[2]
-    assert_skipped(chain, chain.signed_row(payer, payee.address, 1_000), "NoBalance")
-    assert channel_state(chain, payer.address, payee.address) == (0, 0, 0)
+def test_a_competing_claim_of_a_later_voucher_wins_and_the_earlier_one_mismatches(chain: Chain) -> None:
+    payer, payee = funded_payer(chain), chain.accounts[5]
+    shop, blog = sorted([payee.address, new_key().address], key=lambda a: int(a, 16))
+    earlier = make_voucher(chain, payer.address, {shop: 100})
+    later = make_voucher(chain, payer.address, {shop: 100, blog: 40})
+
+    # The payee self-claims the later voucher before the operator's claim of the earlier one lands.
+    acknowledged = signed_block(chain, later, payer, acknowledgement=acknowledge(chain, later))
+    chain.claim([acknowledged], sender=payee)
+    receipt = chain.claim([signed_block(chain, earlier, payer)])
+    assert skipped(chain, receipt) == [skipped_event(earlier, "PreviousMismatch")]
+
+    # The operator re-reads the lane and sends the next voucher from there.
+    next_voucher = make_voucher(chain, payer.address, {shop: 160, blog: 40})
+    receipt = chain.claim([signed_block(chain, next_voucher, payer, previous=later.entries)])
+    assert claimed(chain, receipt) == [claimed_event(next_voucher, payer.address, 60)]
+    assert (chain.earnings(shop), chain.earnings(blog)) == (160, 40)
+    assert chain.balance(payer.address) == DEPOSIT - 200
 
 
-# ---------------------------------------------------------------- who submits
+def test_a_voucher_claimed_again_is_nothing_due(chain: Chain) -> None:
+    payer = funded_payer(chain)
+    [shop] = payees(1)
+    voucher = make_voucher(chain, payer.address, {shop: 100})
+    chain.claim([signed_block(chain, voucher, payer)])
+
+    receipt = chain.claim([signed_block(chain, voucher, payer, previous=voucher.entries)])
+
+    assert skipped(chain, receipt) == [skipped_event(voucher, "NothingDue")]
+    assert chain.earnings(shop) == 100
 
 
-def test_a_claim_is_permissionless(chain: Chain) -> None:
-    payer, payee, bystander = chain.accounts[1], chain.accounts[2], chain.accounts[3]
-    chain.deposit(payer, DEPOSIT)
-
-    [by_payee] = chain.events(
-        chain.claim([chain.signed_row(payer, payee.address, 400_000)], payee), "Claimed"
-    )
-    [by_bystander] = chain.events(
-        chain.claim([chain.signed_row(payer, payee.address, 1_000_000)], bystander), "Claimed"
-    )
-
-    assert (by_payee["amount"], by_payee["signer"]) == (400_000, payer.address)
-    assert (by_bystander["amount"], by_bystander["signer"]) == (600_000, payer.address)
-    assert channel_state(chain, payer.address, payee.address) == (DEPOSIT - 1_000_000, 1_000_000, 1_000_000)
-    assert chain.earnings(bystander.address) == 0
+def test_a_voucher_signed_by_someone_else_is_a_bad_signature(chain: Chain) -> None:
+    payer, stranger = funded_payer(chain), chain.accounts[7]
+    [shop] = payees(1)
+    voucher = make_voucher(chain, payer.address, {shop: 100})
+    receipt = chain.claim([signed_block(chain, voucher, stranger)])
+    assert skipped(chain, receipt) == [skipped_event(voucher, "BadSignature")]
 
 
-# ---------------------------------------------------------------- several rows of one channel
+def test_a_block_above_the_balance_pays_nothing(chain: Chain) -> None:
+    payer = funded_payer(chain, amount=1_000)
+    shop, blog = payees(2)
+    voucher = make_voucher(chain, payer.address, {shop: 600, blog: 401})
 
+    receipt = chain.claim([signed_block(chain, voucher, payer)])
 
-def test_increasing_rows_of_one_channel_pay_up_to_the_highest(chain: Chain) -> None:
-    payer, payee = chain.accounts[1], chain.accounts[2]
-    chain.deposit(payer, DEPOSIT)
-    rows = [chain.signed_row(payer, payee.address, amount) for amount in (100_000, 250_000, 600_000)]
+    assert skipped(chain, receipt) == [skipped_event(voucher, "InsufficientBalance")]
+    assert (chain.earnings(shop), chain.earnings(blog), chain.balance(payer.address)) == (0, 0, 1_000)
+    assert chain.commitment(payer.address) == bytes(32)
 
-    receipt = chain.claim(rows)
-
-    assert [(e["amount"], e["claimed"]) for e in chain.events(receipt, "Claimed")] == [
-        (100_000, 100_000),
-        (150_000, 250_000),
-        (350_000, 600_000),
-    ]
-    assert reasons(chain, receipt) == []
-    assert channel_state(chain, payer.address, payee.address) == (DEPOSIT - 600_000, 600_000, 600_000)
-
-
-def test_a_lower_row_after_a_higher_one_is_nothing_due(chain: Chain) -> None:
-    payer, payee = chain.accounts[1], chain.accounts[2]
-    chain.deposit(payer, DEPOSIT)
-    higher = chain.signed_row(payer, payee.address, 600_000)
-    lower = chain.signed_row(payer, payee.address, 100_000)
-
-    receipt = chain.claim([higher, lower])
-
-    assert [(e["amount"], e["claimed"]) for e in chain.events(receipt, "Claimed")] == [(600_000, 600_000)]
-    assert chain.events(receipt, "ClaimSkipped") == [skipped_event(lower, "NothingDue")]
-    assert channel_state(chain, payer.address, payee.address) == (DEPOSIT - 600_000, 600_000, 600_000)
-
-
-# ---------------------------------------------------------------- disallowed token
-
-
-def test_a_disallowed_token_is_still_claimable_and_withdrawable(chain: Chain) -> None:
-    payer, payee = chain.accounts[1], chain.accounts[2]
-    chain.deposit(payer, DEPOSIT)
-    row = chain.signed_row(payer, payee.address, 1_000_000)
-    chain.allow_token(chain.usdc, allowed=False)
-    with reverts_with(chain.hub, "TokenNotAllowed", chain.usdc.address):
-        chain.deposit(payer, 1_000)
-
-    [claimed] = chain.events(chain.claim([row]), "Claimed")
-    assert claimed["amount"] == 1_000_000
-    assert channel_state(chain, payer.address, payee.address) == (DEPOSIT - 1_000_000, 1_000_000, 1_000_000)
-
-    wallet_before = token_balance(chain.usdc, payer.address)
-    chain.send(chain.hub.functions.requestWithdrawal(chain.usdc.address, DEPOSIT - 1_000_000), payer)
-    chain.increase_time(3600)
-    receipt = chain.send(chain.hub.functions.withdraw(chain.usdc.address), payer)
-
-    assert chain.events(receipt, "Withdrawn") == [
-        {"payer": payer.address, "token": chain.usdc.address, "amount": DEPOSIT - 1_000_000}
-    ]
-    assert token_balance(chain.usdc, payer.address) == wallet_before + DEPOSIT - 1_000_000
+    exact = make_voucher(chain, payer.address, {shop: 600, blog: 400})
+    receipt = chain.claim([signed_block(chain, exact, payer)])
+    assert claimed(chain, receipt) == [claimed_event(exact, payer.address, 1_000)]
     assert chain.balance(payer.address) == 0
 
 
-# ---------------------------------------------------------------- protocol fee
+def test_the_first_reason_that_applies_is_reported(chain: Chain) -> None:
+    payer = funded_payer(chain, amount=10)
+    [shop] = payees(1)
+    # Above the balance, signed by a stranger, not acknowledged, and nothing due against a wrong previous.
+    voucher = make_voucher(chain, payer.address, {shop: 100})
+    block = signed_block(chain, voucher, chain.accounts[7], previous=entries({shop: 100}))
+    receipt = chain.claim([block], sender=chain.accounts[7])
+    assert skipped(chain, receipt) == [skipped_event(voucher, "PreviousMismatch")]
+
+    block = signed_block(chain, voucher, chain.accounts[7])
+    receipt = chain.claim([block], sender=chain.accounts[7])
+    assert skipped(chain, receipt) == [skipped_event(voucher, "NotAcknowledged")]
+
+    receipt = chain.claim([block])
+    assert skipped(chain, receipt) == [skipped_event(voucher, "BadSignature")]
+
+    receipt = chain.claim([signed_block(chain, voucher, payer)])
+    assert skipped(chain, receipt) == [skipped_event(voucher, "InsufficientBalance")]
 
 
-def test_the_protocol_fee_goes_to_its_recipient(chain: Chain) -> None:
-    payer, payee, recipient = chain.accounts[1], chain.accounts[2], chain.accounts[5]
-    chain.deposit(payer, DEPOSIT)
-    receipt = chain.send(chain.hub.functions.setFee(100, recipient.address), chain.owner)
-    assert chain.events(receipt, "FeeSet") == [{"feeBps": 100, "recipient": recipient.address}]
+def test_a_skipped_block_does_not_stop_the_others(chain: Chain) -> None:
+    alice, bob = funded_payer(chain, 1), funded_payer(chain, 2)
+    [shop] = payees(1)
+    bad = make_voucher(chain, alice.address, {shop: 100})
+    good = make_voucher(chain, bob.address, {shop: 300})
 
-    [claimed] = chain.events(chain.claim([chain.signed_row(payer, payee.address, 1_000_000)]), "Claimed")
+    receipt = chain.claim([signed_block(chain, bad, bob), signed_block(chain, good, bob)])
 
-    assert (claimed["amount"], claimed["fee"], claimed["claimed"]) == (1_000_000, 10_000, 1_000_000)
-    assert chain.earnings(payee.address) == 990_000
-    assert chain.earnings(recipient.address) == 10_000
-    assert chain.balance(payer.address) == DEPOSIT - 1_000_000
-
-    wallet_before = token_balance(chain.usdc, recipient.address)
-    chain.send(chain.hub.functions.withdrawEarnings(chain.usdc.address, recipient.address), recipient)
-    assert token_balance(chain.usdc, recipient.address) == wallet_before + 10_000
-    assert chain.earnings(recipient.address) == 0
+    assert skipped(chain, receipt) == [skipped_event(bad, "BadSignature")]
+    assert claimed(chain, receipt) == [claimed_event(good, bob.address, 300)]
+    assert chain.earnings(shop) == 300
 
 
-def test_a_fee_above_one_percent_is_refused(chain: Chain) -> None:
-    with reverts_with(chain.hub, "FeeTooHigh", 101, 100):
-        chain.send(chain.hub.functions.setFee(101, chain.accounts[5].address), chain.owner)
+# ---------------------------------------------------------------- lanes
 
 
-def test_only_the_owner_sets_the_fee(chain: Chain) -> None:
-    intruder = chain.accounts[4]
-    with reverts_with(chain.hub, "OwnableUnauthorizedAccount", intruder.address):
-        chain.send(chain.hub.functions.setFee(50, intruder.address), intruder)
-    assert chain.hub.functions.feeBps().call() == 0
+def test_lanes_of_one_payer_are_independent(chain: Chain) -> None:
+    payer = funded_payer(chain)
+    [shop] = payees(1)
+    lane_one = make_voucher(chain, payer.address, {shop: 100}, lane=1)
+    lane_two = make_voucher(chain, payer.address, {shop: 30}, lane=2**64 - 1)
 
+    receipt = chain.claim([signed_block(chain, lane_one, payer), signed_block(chain, lane_two, payer)])
 
-def test_a_fee_without_a_recipient_is_refused(chain: Chain) -> None:
-    with reverts_with(chain.hub, "InvalidRecipient"):
-        chain.send(chain.hub.functions.setFee(50, ZERO_ADDRESS), chain.owner)
-
-
-# ---------------------------------------------------------------- earnings
-
-
-def test_a_payee_withdraws_its_earnings_to_another_address(chain: Chain) -> None:
-    payer, payee = chain.accounts[1], chain.accounts[2]
-    cold_wallet = new_key().address
-    chain.deposit(payer, DEPOSIT)
-    chain.claim([chain.signed_row(payer, payee.address, 1_250_000)])
-
-    receipt = chain.send(chain.hub.functions.withdrawEarnings(chain.usdc.address, cold_wallet), payee)
-
-    assert chain.events(receipt, "EarningsWithdrawn") == [
-        {"payee": payee.address, "token": chain.usdc.address, "to": cold_wallet, "amount": 1_250_000}
+    assert claimed(chain, receipt) == [
+        claimed_event(lane_one, payer.address, 100),
+        claimed_event(lane_two, payer.address, 30),
     ]
-    assert token_balance(chain.usdc, cold_wallet) == 1_250_000
+    assert chain.events(receipt, "Earned") == [
+        {"payee": shop, "token": chain.usdc.address, "amount": 130, "fee": 0}
+    ]
+    assert chain.commitment(payer.address, lane=1) == entries_hash(lane_one.entries)
+    assert chain.commitment(payer.address, lane=2**64 - 1) == entries_hash(lane_two.entries)
+    assert chain.commitment(payer.address, lane=0) == bytes(32)
+
+
+def test_a_new_payee_joins_a_claimed_lane_in_order(chain: Chain) -> None:
+    payer = funded_payer(chain)
+    low, middle, high = payees(3)
+    first = make_voucher(chain, payer.address, {low: 10, high: 20})
+    chain.claim([signed_block(chain, first, payer)])
+
+    second = make_voucher(chain, payer.address, {low: 10, middle: 5, high: 25})
+    receipt = chain.claim([signed_block(chain, second, payer, previous=first.entries)])
+
+    assert claimed(chain, receipt) == [claimed_event(second, payer.address, 10)]
+    assert [(e["payee"], e["amount"]) for e in chain.events(receipt, "Earned")] == [(middle, 5), (high, 5)]
+
+
+def test_dropping_a_payee_from_the_lane_mismatches(chain: Chain) -> None:
+    payer = funded_payer(chain)
+    low, high = payees(2)
+    first = make_voucher(chain, payer.address, {low: 10, high: 20})
+    chain.claim([signed_block(chain, first, payer)])
+
+    dropped = make_voucher(chain, payer.address, {high: 50})
+    receipt = chain.claim([signed_block(chain, dropped, payer, previous=entries({high: 20}))])
+    assert skipped(chain, receipt) == [skipped_event(dropped, "PreviousMismatch")]
+
+
+def test_a_lane_holds_thirty_two_payees(chain: Chain) -> None:
+    payer = funded_payer(chain)
+    voucher = make_voucher(chain, payer.address, dict.fromkeys(payees(MAX_LANE_ENTRIES), 1))
+    receipt = chain.claim([signed_block(chain, voucher, payer)])
+    assert claimed(chain, receipt) == [claimed_event(voucher, payer.address, MAX_LANE_ENTRIES)]
+    assert len(chain.events(receipt, "Earned")) == MAX_LANE_ENTRIES
+
+
+# ---------------------------------------------------------------- earnings and fee
+
+
+def test_each_payee_is_credited_once_per_claim_with_the_fee_taken_from_its_gross(chain: Chain) -> None:
+    treasury = chain.accounts[9].address
+    chain.send(chain.hub.functions.setFee(100, treasury), chain.owner)
+    alice, bob = funded_payer(chain, 1), funded_payer(chain, 2)
+    shop, blog = payees(2)
+    from_alice = make_voucher(chain, alice.address, {shop: 1_000, blog: 99})
+    from_bob = make_voucher(chain, bob.address, {shop: 2_050})
+
+    receipt = chain.claim([signed_block(chain, from_alice, alice), signed_block(chain, from_bob, bob)])
+
+    token = chain.usdc.address
+    assert chain.events(receipt, "Earned") == [
+        {"payee": shop, "token": token, "amount": 3_020, "fee": 30},  # 3,050 gross
+        {"payee": blog, "token": token, "amount": 99, "fee": 0},  # 0.99 rounds down to 0
+        {"payee": treasury, "token": token, "amount": 30, "fee": 0},
+    ]
+    assert (chain.earnings(shop), chain.earnings(blog), chain.earnings(treasury)) == (3_020, 99, 30)
+    assert chain.balance(alice.address) + chain.balance(bob.address) == 2 * DEPOSIT - 3_149
+
+
+def test_a_payee_withdraws_its_earnings(chain: Chain) -> None:
+    payer, payee = funded_payer(chain), chain.accounts[5]
+    chain.claim([signed_block(chain, make_voucher(chain, payer.address, {payee.address: 700}), payer)])
+    before = chain.usdc.functions.balanceOf(payee.address).call()
+    receipt = chain.send(chain.hub.functions.withdrawEarnings(chain.usdc.address, payee.address), payee)
+    assert chain.events(receipt, "EarningsWithdrawn") == [
+        {"payee": payee.address, "token": chain.usdc.address, "to": payee.address, "amount": 700}
+    ]
+    assert chain.usdc.functions.balanceOf(payee.address).call() == before + 700
     assert chain.earnings(payee.address) == 0
-    with reverts_with(chain.hub, "ZeroAmount"):
-        chain.send(chain.hub.functions.withdrawEarnings(chain.usdc.address, cold_wallet), payee)
 
 
-def test_earnings_cannot_be_sent_to_the_zero_address(chain: Chain) -> None:
-    payer, payee = chain.accounts[1], chain.accounts[2]
-    chain.deposit(payer, DEPOSIT)
-    chain.claim([chain.signed_row(payer, payee.address, 1_000)])
-    with reverts_with(chain.hub, "InvalidRecipient"):
-        chain.send(chain.hub.functions.withdrawEarnings(chain.usdc.address, ZERO_ADDRESS), payee)
-    assert chain.earnings(payee.address) == 1_000
+# ---------------------------------------------------------------- signatures
 
 
-# ---------------------------------------------------------------- property
+def test_a_compact_eip2098_signature_is_accepted(chain: Chain) -> None:
+    payer = funded_payer(chain)
+    [shop] = payees(1)
+    voucher = make_voucher(chain, payer.address, {shop: 100})
+    block = signed_block(chain, voucher, payer)
+    compact = type(block)(voucher=voucher, signature=to_compact(block.signature))
+    receipt = chain.claim([compact])
+    assert claimed(chain, receipt) == [claimed_event(voucher, payer.address, 100)]
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    deposit=st.integers(min_value=1, max_value=5_000),
-    amounts=st.lists(st.integers(min_value=1, max_value=8_000), min_size=1, max_size=6, unique=True),
-    data=st.data(),
-)
-def test_payee_never_gets_more_than_the_highest_voucher_or_the_deposit(
-    chain: Chain, deposit: int, amounts: list[int], data: st.DataObject
-) -> None:
-    payer, payee = chain.accounts[1], chain.accounts[2]
-    snapshot = chain.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
-    try:
-        chain.deposit(payer, deposit)
-        rows = [chain.signed_row(payer, payee.address, amount) for amount in sorted(amounts)]
-        order = data.draw(st.permutations(rows), label="order")
-        cuts = data.draw(st.lists(st.booleans(), min_size=len(order), max_size=len(order)), label="cuts")
-        batches: list[list[tuple[Any, ...]]] = [[]]
-        for row, cut in zip(order, cuts, strict=True):
-            batches[-1].append(row)
-            if cut:
-                batches.append([])
+def test_signatures_outside_the_rule_recover_nobody(chain: Chain) -> None:
+    payer = funded_payer(chain)
+    [shop] = payees(1)
+    voucher = make_voucher(chain, payer.address, {shop: 100})
+    signature = sign(payer.key, chain.domain, voucher)
+    r_s, v = signature[:64], signature[64]
+    variants = {
+        "v = 0/1": r_s + bytes([v - 27]),
+        "high s": to_high_s(signature),
+        "66 bytes": signature + b"\x00",
+        "empty": b"",
+    }
+    for name, bad in variants.items():
+        block = type(signed_block(chain, voucher, payer))(voucher=voucher, signature=bad)
+        receipt = chain.claim([block])
+        assert skipped(chain, receipt) == [skipped_event(voucher, "BadSignature")], name
+    assert chain.balance(payer.address) == DEPOSIT
 
-        claimed = 0
-        for batch in (b for b in batches if b):
-            chain.claim(batch)
-            now = chain.claimed(payer.address, payee.address)
-            assert now >= claimed
-            claimed = now
-            earned = chain.earnings(payee.address)
-            assert earned == claimed <= min(max(amounts), deposit)
-            assert chain.balance(payer.address) == deposit - claimed
 
-        assert claimed == min(max(amounts), deposit)
-    finally:
-        chain.w3.provider.make_request("evm_revert", [snapshot])  # type: ignore[arg-type]
+def test_a_payer_of_address_zero_is_never_signed_for(chain: Chain) -> None:
+    [shop] = payees(1)
+    data = raw_claim([shop], raw_block("0x" + "00" * 20, [(0, 0, 5)], signature=bytes(65)))
+    receipt = send_raw(chain, data)
+    [event] = skipped(chain, receipt)
+    assert event["reason"] == 4  # BadSignature
+
+
+# ---------------------------------------------------------------- reverts
+
+
+def test_a_claim_in_a_token_never_listed_reverts(chain: Chain) -> None:
+    payer = funded_payer(chain)
+    unlisted = chain.deploy("TestStablecoin")
+    voucher = make_voucher(chain, payer.address, {payees(1)[0]: 1}, token=unlisted)
+    with reverts_with(chain.hub, "TokenNotAllowed", unlisted.address):
+        chain.claim([signed_block(chain, voucher, payer)], token=unlisted)
+
+
+def test_a_delisted_token_is_still_claimed(chain: Chain) -> None:
+    payer = funded_payer(chain)
+    [shop] = payees(1)
+    chain.allow_token(chain.usdc, False)
+    voucher = make_voucher(chain, payer.address, {shop: 100})
+    receipt = chain.claim([signed_block(chain, voucher, payer)])
+    assert claimed(chain, receipt) == [claimed_event(voucher, payer.address, 100)]
+
+
+def test_malformed_claim_data_reverts_with_the_offset(chain: Chain) -> None:
+    payer = funded_payer(chain)
+    [shop] = payees(1)
+    voucher = make_voucher(chain, payer.address, {shop: 100})
+    good = encode_claim([signed_block(chain, voucher, payer)])
+    block_start = 21
+    cases = {
+        "empty": (b"", 0),
+        "no payees": (b"\x00", 0),
+        "payee table cut": (good[:15], 1),
+        "header cut": (good[: block_start + 40], block_start),
+        "signature cut": (good[: block_start + 63 + 30], block_start + 61),
+        "entries cut": (good[:-1], block_start + 63 + 65),
+        "entry count missing": (good[: block_start + 63 + 65], block_start + 63 + 65),
+        "flags with bit 4": (good[: block_start + 60] + b"\x04" + good[block_start + 61 :], block_start + 60),
+    }
+    for name, (data, offset) in cases.items():
+        with reverts_with(chain.hub, "MalformedClaim", offset):
+            send_raw(chain, data)
+        assert chain.balance(payer.address) == DEPOSIT, name
+
+
+def test_a_truncated_grant_or_acknowledgement_reverts(chain: Chain) -> None:
+    [shop] = payees(1)
+    payer = chain.accounts[1].address
+    header = 21
+    grant_cut = raw_claim([shop], raw_block(payer, [], flags=1))  # flag 1, but no grant follows
+    with reverts_with(chain.hub, "MalformedClaim", header + 63 + 65):
+        send_raw(chain, grant_cut)
+    acknowledgement_cut = raw_claim([shop], raw_block(payer, [], acknowledgement=bytes(65)))[:-3]
+    with reverts_with(chain.hub, "MalformedClaim", header + 63 + 65):
+        send_raw(chain, acknowledgement_cut)
+
+
+def test_an_entry_hash_is_the_eip712_entry_hash(chain: Chain) -> None:
+    vector = (Entry(chain.accounts[1].address, 5), Entry(chain.accounts[2].address, 7))
+    as_tuples = [(e.payee, e.cumulative_amount) for e in vector]
+    assert bytes(chain.hub.functions.entriesHash(as_tuples).call()) == entries_hash(vector)

@@ -305,6 +305,92 @@ def test_a_front_runner_cannot_execute_the_receive_authorization(chain: Chain) -
     assert chain.balance(payer.address) == 2_000_000
 
 
+# ---------------------------------------------------------------- batched EIP-3009 deposits
+
+
+def authorization(chain: Chain, payer: LocalAccount, amount: int, **overrides: Any) -> tuple[Any, ...]:
+    """One `Authorization` struct of depositWithAuthorizations, signed by `payer`."""
+    fields: dict[str, Any] = {
+        "valid_after": 0,
+        "valid_before": chain.timestamp() + DEADLINE_MARGIN,
+        "nonce": os.urandom(32),
+        "value": amount,
+    }
+    fields.update(overrides)
+    v, r, s = sign_receive_authorization(
+        chain.usdc,
+        payer,
+        chain.hub.address,
+        fields["value"],
+        fields["valid_after"],
+        fields["valid_before"],
+        fields["nonce"],
+    )
+    return (payer.address, amount, fields["valid_after"], fields["valid_before"], fields["nonce"], v, r, s)
+
+
+def test_a_batch_of_receive_authorizations_deposits_for_every_payer(chain: Chain) -> None:
+    payers = [gasless_payer(chain, 3_000_000) for _ in range(3)]
+    auths = [authorization(chain, payer, 1_000_000 * (i + 1)) for i, payer in enumerate(payers)]
+
+    receipt = chain.send(
+        chain.hub.functions.depositWithAuthorizations(chain.usdc.address, auths), chain.owner
+    )
+
+    assert chain.events(receipt, "Deposited") == [
+        {"payer": p.address, "token": chain.usdc.address, "from": p.address, "amount": 1_000_000 * (i + 1)}
+        for i, p in enumerate(payers)
+    ]
+    assert chain.events(receipt, "DepositFailed") == []
+    assert [chain.balance(p.address) for p in payers] == [1_000_000, 2_000_000, 3_000_000]
+
+
+def test_a_failing_authorization_in_a_batch_is_reported_and_the_others_deposit(chain: Chain) -> None:
+    first, broke, forged, last = (gasless_payer(chain, 2_000_000) for _ in range(4))
+    held_before = token_balance(chain.usdc, chain.hub.address)
+    auths = [
+        authorization(chain, first, 1_000_000),
+        authorization(chain, broke, 5_000_000),  # more than it holds
+        authorization(chain, forged, 1_000_000, value=1),  # signed for another amount
+        authorization(chain, last, 2_000_000),
+    ]
+    zero = authorization(chain, last, 0)
+
+    receipt = chain.send(
+        chain.hub.functions.depositWithAuthorizations(chain.usdc.address, [*auths, zero]), chain.owner
+    )
+
+    token = chain.usdc.address
+    assert chain.events(receipt, "DepositFailed") == [
+        {"payer": broke.address, "token": token, "nonce": auths[1][4]},
+        {"payer": forged.address, "token": token, "nonce": auths[2][4]},
+        {"payer": last.address, "token": token, "nonce": zero[4]},
+    ]
+    assert [e["payer"] for e in chain.events(receipt, "Deposited")] == [first.address, last.address]
+    assert [chain.balance(p.address) for p in (first, broke, forged, last)] == [1_000_000, 0, 0, 2_000_000]
+    assert token_balance(chain.usdc, chain.hub.address) == held_before + 3_000_000
+
+
+def test_a_replayed_authorization_in_a_batch_fails_alone(chain: Chain) -> None:
+    payer = gasless_payer(chain, 5_000_000)
+    auth = authorization(chain, payer, 1_000_000)
+    receipt = chain.send(
+        chain.hub.functions.depositWithAuthorizations(chain.usdc.address, [auth, auth]), chain.owner
+    )
+    assert chain.events(receipt, "DepositFailed") == [
+        {"payer": payer.address, "token": chain.usdc.address, "nonce": auth[4]}
+    ]
+    assert chain.balance(payer.address) == 1_000_000
+
+
+def test_a_batch_in_a_token_not_allowed_reverts(chain: Chain) -> None:
+    payer = gasless_payer(chain, 5_000_000)
+    auth = authorization(chain, payer, 1_000_000)
+    chain.allow_token(chain.usdc, False)
+    with reverts_with(chain.hub, "TokenNotAllowed", chain.usdc.address):
+        chain.send(chain.hub.functions.depositWithAuthorizations(chain.usdc.address, [auth]), chain.owner)
+
+
 # ---------------------------------------------------------------- fee on transfer
 
 

@@ -1,187 +1,92 @@
-"""Smart-contract payers (EIP-1271): a valid wallet pays, and a broken or hostile one never hurts a batch."""
+"""Contract payers (EIP-1271): their vouchers and grants are checked by the wallet, with a gas cap, and a
+broken or hostile wallet only skips its own block."""
 
 from __future__ import annotations
 
-from typing import Any
+from enum import IntEnum
 
 from eth_account.signers.local import LocalAccount
 from web3.contract import Contract
-from web3.types import TxReceipt
 
-from app.core.eip712 import SignerAuthorization, digest, voucher_digest
-from app.core.types import to_address
-from tests.factories import (
-    Chain,
-    auth_tuple,
-    claim_row,
+from tests.contracts.lanes import (
+    claimed,
+    claimed_event,
+    make_grant,
     make_voucher,
-    new_key,
-    reverts_with,
-    sign_digest,
-    skip_reason,
+    signed_block,
+    skipped,
+    skipped_event,
 )
+from tests.factories import Chain, new_key
 
-VALID, INVALID, REVERT, BURN_GAS, RETURN_BOMB = range(5)
-BATCH_GAS = 3_000_000
+DEPOSIT = 10_000_000
 
 
-def funded_wallet(chain: Chain, owner: LocalAccount, amount: int = 10_000_000) -> Contract:
-    """A MockERC1271Wallet owned by `owner` with `amount` deposited in the hub as its own balance."""
+class Mode(IntEnum):
+    VALID = 0
+    INVALID = 1
+    REVERT = 2
+    BURN_GAS = 3
+    RETURN_BOMB = 4
+
+
+def funded_wallet(chain: Chain, owner: LocalAccount) -> Contract:
     wallet = chain.deploy("MockERC1271Wallet", owner.address)
-    chain.send(chain.usdc.functions.mint(wallet.address, amount), owner)
-    approve = chain.usdc.encode_abi("approve", args=[chain.hub.address, amount])
-    chain.send(wallet.functions.execute(chain.usdc.address, 0, approve), owner)
-    deposit = chain.hub.encode_abi("deposit", args=[chain.usdc.address, amount])
-    chain.send(wallet.functions.execute(chain.hub.address, 0, deposit), owner)
-    assert chain.balance(wallet.address) == amount
+    chain.send(chain.usdc.functions.approve(chain.hub.address, DEPOSIT), chain.owner)
+    chain.send(chain.hub.functions.depositFor(wallet.address, chain.usdc.address, DEPOSIT), chain.owner)
     return wallet
 
 
-def set_mode(chain: Chain, wallet: Contract, owner: LocalAccount, mode: int) -> None:
-    chain.send(wallet.functions.setMode(mode), owner)
-
-
-def wallet_row(chain: Chain, wallet: Contract, key: LocalAccount, payee: str, cumulative: int) -> Any:
-    """A voucher with the wallet as payer, signed (65 bytes) by `key`."""
-    voucher = make_voucher(
-        payer=to_address(wallet.address),
-        payee=to_address(payee),
-        token=to_address(chain.usdc.address),
-        cumulative_amount=cumulative,
-    )
-    return claim_row(voucher, sign_digest(key.key, voucher_digest(chain.domain, voucher)))
-
-
-def claim_with_gas(chain: Chain, rows: list[Any]) -> TxReceipt:
-    """Sends a batch with a fixed generous gas limit, so gas estimation plays no part."""
-    tx = chain.hub.functions.claim(rows).transact({"from": chain.owner.address, "gas": BATCH_GAS})
-    receipt = chain.w3.eth.wait_for_transaction_receipt(tx)
-    assert receipt["status"] == 1, f"batch reverted: {receipt}"
-    return receipt
-
-
-def test_a_wallet_that_answers_valid_pays(chain: Chain) -> None:
-    owner, payee = chain.accounts[1], chain.accounts[2]
+def test_a_wallet_payer_pays_with_its_owners_signature(chain: Chain) -> None:
+    owner = chain.accounts[3]
     wallet = funded_wallet(chain, owner)
+    shop = new_key().address
+    voucher = make_voucher(chain, wallet.address, {shop: 500})
 
-    receipt = chain.claim([wallet_row(chain, wallet, owner, payee.address, 1_500_000)])
-    [claimed] = chain.events(receipt, "Claimed")
-    assert (claimed["payer"], claimed["signer"]) == (wallet.address, wallet.address)
-    assert (claimed["amount"], claimed["claimed"]) == (1_500_000, 1_500_000)
-    assert chain.balance(wallet.address) == 8_500_000
-    assert chain.earnings(payee.address) == 1_500_000
+    receipt = chain.claim([signed_block(chain, voucher, owner)])
+
+    assert claimed(chain, receipt) == [claimed_event(voucher, wallet.address, 500)]
+    assert chain.balance(wallet.address) == DEPOSIT - 500
 
 
-def test_a_wallet_rejects_a_voucher_signed_by_someone_other_than_its_owner(chain: Chain) -> None:
-    owner, payee = chain.accounts[1], chain.accounts[2]
+def test_a_wallet_payer_grants_a_session_key(chain: Chain) -> None:
+    owner, key = chain.accounts[3], new_key()
     wallet = funded_wallet(chain, owner)
+    shop = new_key().address
+    grant = make_grant(chain, owner, key.address, max_total=1_000, payer_address=wallet.address)
+    voucher = make_voucher(chain, wallet.address, {shop: 500})
 
-    receipt = chain.claim([wallet_row(chain, wallet, chain.accounts[3], payee.address, 1_000_000)])
-    [skipped] = chain.events(receipt, "ClaimSkipped")
-    assert skipped["reason"] == skip_reason("BadSignature")
-    assert chain.balance(wallet.address) == 10_000_000
+    receipt = chain.claim([signed_block(chain, voucher, key, grant=grant)])
+
+    assert claimed(chain, receipt) == [claimed_event(voucher, key.address, 500)]
 
 
-def test_a_wallet_that_answers_invalid_is_skipped(chain: Chain) -> None:
-    owner, payee = chain.accounts[1], chain.accounts[2]
+def test_a_wallet_that_refuses_reverts_burns_gas_or_bombs_only_skips_its_block(chain: Chain) -> None:
+    owner = chain.accounts[3]
     wallet = funded_wallet(chain, owner)
-    set_mode(chain, wallet, owner, INVALID)
+    honest = chain.accounts[1]
+    chain.deposit(honest, DEPOSIT)
+    shop = new_key().address
+    for mode in (Mode.INVALID, Mode.REVERT, Mode.BURN_GAS, Mode.RETURN_BOMB):
+        chain.send(wallet.functions.setMode(mode), owner)
+        voucher = make_voucher(chain, wallet.address, {shop: 500}, lane=mode)
+        other = make_voucher(chain, honest.address, {shop: 100}, lane=mode)
 
-    receipt = chain.claim([wallet_row(chain, wallet, owner, payee.address, 1_000_000)])
-    assert chain.events(receipt, "Claimed") == []
-    assert chain.events(receipt, "ClaimSkipped") == [
-        {
-            "payer": wallet.address,
-            "payee": payee.address,
-            "token": chain.usdc.address,
-            "cumulativeAmount": 1_000_000,
-            "reason": skip_reason("BadSignature"),
-        }
-    ]
-    assert chain.balance(wallet.address) == 10_000_000
+        receipt = chain.claim([signed_block(chain, voucher, owner), signed_block(chain, other, honest)])
+
+        assert skipped(chain, receipt) == [skipped_event(voucher, "BadSignature")], mode.name
+        assert claimed(chain, receipt) == [claimed_event(other, honest.address, 100)], mode.name
+        assert receipt["gasUsed"] < 400_000, mode.name
+    assert chain.balance(wallet.address) == DEPOSIT
 
 
-def assert_hostile_wallet_is_skipped_and_batch_goes_on(chain: Chain, mode: int) -> TxReceipt:
-    owner, payee, good_payer = chain.accounts[1], chain.accounts[2], chain.accounts[3]
+def test_a_wallet_that_refuses_the_grant_makes_it_invalid(chain: Chain) -> None:
+    owner, key = chain.accounts[3], new_key()
     wallet = funded_wallet(chain, owner)
-    set_mode(chain, wallet, owner, mode)
-    chain.deposit(good_payer, 5_000_000)
+    grant = make_grant(chain, owner, key.address, max_total=1_000, payer_address=wallet.address)
+    chain.send(wallet.functions.setMode(Mode.INVALID), owner)
+    voucher = make_voucher(chain, wallet.address, {new_key().address: 500})
 
-    receipt = claim_with_gas(
-        chain,
-        [
-            wallet_row(chain, wallet, owner, payee.address, 1_000_000),
-            chain.signed_row(good_payer, payee.address, 700_000),
-        ],
-    )
-    [skipped] = chain.events(receipt, "ClaimSkipped")
-    assert (skipped["payer"], skipped["reason"]) == (wallet.address, skip_reason("BadSignature"))
-    [claimed] = chain.events(receipt, "Claimed")
-    assert (claimed["payer"], claimed["amount"]) == (good_payer.address, 700_000)
-    assert chain.earnings(payee.address) == 700_000
-    assert chain.balance(wallet.address) == 10_000_000
-    return receipt
+    receipt = chain.claim([signed_block(chain, voucher, key, grant=grant)])
 
-
-def test_a_wallet_that_reverts_is_skipped_and_the_batch_goes_on(chain: Chain) -> None:
-    assert_hostile_wallet_is_skipped_and_batch_goes_on(chain, REVERT)
-
-
-def test_a_wallet_that_burns_gas_is_skipped_and_the_batch_goes_on(chain: Chain) -> None:
-    receipt = assert_hostile_wallet_is_skipped_and_batch_goes_on(chain, BURN_GAS)
-    assert receipt["gasUsed"] < 400_000
-
-
-def test_a_wallet_that_returns_a_huge_blob_is_skipped_cheaply(chain: Chain) -> None:
-    receipt = assert_hostile_wallet_is_skipped_and_batch_goes_on(chain, RETURN_BOMB)
-    assert receipt["gasUsed"] < 400_000
-
-
-def wallet_authorization(
-    chain: Chain, wallet: Contract, key: LocalAccount, allowance: int
-) -> SignerAuthorization:
-    return SignerAuthorization(
-        payer=to_address(wallet.address),
-        signer=to_address(key.address),
-        token=to_address(chain.usdc.address),
-        allowance=allowance,
-        valid_until=chain.timestamp() + 86_400,
-        nonce=0,
-    )
-
-
-def test_a_wallet_registers_a_session_key_that_then_pays(chain: Chain) -> None:
-    owner, payee, key = chain.accounts[1], chain.accounts[2], new_key()
-    wallet = funded_wallet(chain, owner)
-    auth = wallet_authorization(chain, wallet, key, 2_000_000)
-    signature = sign_digest(owner.key, digest(chain.domain.separator, auth.struct_hash()))
-
-    receipt = chain.send(chain.hub.functions.registerSigner(auth_tuple(auth), signature), chain.accounts[5])
-    [registered] = chain.events(receipt, "SignerRegistered")
-    assert (registered["payer"], registered["signer"], registered["allowance"]) == (
-        wallet.address,
-        key.address,
-        2_000_000,
-    )
-
-    receipt = chain.claim([wallet_row(chain, wallet, key, payee.address, 1_200_000)])
-    [claimed] = chain.events(receipt, "Claimed")
-    assert (claimed["payer"], claimed["signer"], claimed["amount"]) == (
-        wallet.address,
-        key.address,
-        1_200_000,
-    )
-    assert chain.hub.functions.signerOf(wallet.address, key.address).call()[1] == 800_000
-    assert chain.balance(wallet.address) == 8_800_000
-
-
-def test_a_wallet_that_answers_invalid_cannot_register_a_session_key(chain: Chain) -> None:
-    owner, key = chain.accounts[1], new_key()
-    wallet = funded_wallet(chain, owner)
-    set_mode(chain, wallet, owner, INVALID)
-    auth = wallet_authorization(chain, wallet, key, 2_000_000)
-    signature = sign_digest(owner.key, digest(chain.domain.separator, auth.struct_hash()))
-
-    with reverts_with(chain.hub, "InvalidAuthorizationSignature"):
-        chain.send(chain.hub.functions.registerSigner(auth_tuple(auth), signature), chain.accounts[5])
-    assert not chain.hub.functions.isNonceUsed(wallet.address, 0).call()
+    assert skipped(chain, receipt) == [skipped_event(voucher, "GrantInvalid")]

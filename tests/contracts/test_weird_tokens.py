@@ -8,6 +8,7 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 from web3.contract import Contract
 
+from tests.contracts.lanes import pay, pay_channel
 from tests.factories import Chain, reverts_with
 
 FUNDS = 10_000_000
@@ -40,8 +41,8 @@ def earn(
     chain: Chain, payer: LocalAccount, payee: str, token: Contract, cumulative: int, paid: int = 0
 ) -> None:
     """A claim of the channel's voucher for `cumulative` (`paid` already claimed); the payer has enough."""
-    receipt = chain.claim([chain.signed_row(payer, payee, cumulative, token=token.address)])
-    [event] = chain.events(receipt, "Claimed")
+    receipt = pay_channel(chain, payer, payee, cumulative, paid, token=token)
+    [event] = chain.events(receipt, "VoucherClaimed")
     assert event["amount"] == cumulative - paid
 
 
@@ -326,25 +327,25 @@ def test_the_hub_holds_exactly_what_it_owes_after_a_mixed_sequence(chain: Chain)
     deposit_for(chain, carol, bob.address, usdc, 2_000_000)
     assert_solvent(chain, usdc, everyone)
 
-    chain.claim(
-        [
-            chain.signed_row(alice, shop.address, 3_333_333),
-            chain.signed_row(bob, shop.address, 1_000_001),
-            chain.signed_row(alice, blog.address, 777_777),
-        ]
-    )
+    pay(chain, alice, {shop.address: 3_333_333, blog.address: 777_777})
+    pay(chain, bob, {shop.address: 1_000_001})
     assert_solvent(chain, usdc, everyone)
     assert chain.earnings(treasury.address) > 0
 
     request_and_wait(chain, alice, usdc, 4_000_000)
     # A claim during the delay takes from the balance before the withdrawal pays what is left.
-    chain.claim([chain.signed_row(alice, shop.address, 6_000_000)])
+    pay(
+        chain,
+        alice,
+        {shop.address: 6_000_000, blog.address: 777_777},
+        {shop.address: 3_333_333, blog.address: 777_777},
+    )
     chain.send(chain.hub.functions.withdraw(usdc.address), alice)
     assert_solvent(chain, usdc, everyone)
 
     chain.send(chain.hub.functions.withdrawEarnings(usdc.address, shop.address), shop)
     chain.send(chain.hub.functions.withdrawEarnings(usdc.address, carol.address), treasury)
-    chain.claim([chain.signed_row(bob, blog.address, 7_000_000)])
+    pay(chain, bob, {shop.address: 1_000_001, blog.address: 5_999_999}, {shop.address: 1_000_001})
     chain.deposit(alice, 1)
     assert_solvent(chain, usdc, everyone)
     assert chain.balance(bob.address) == 0

@@ -6,6 +6,7 @@ from eth_account.signers.local import LocalAccount
 from web3.types import TxReceipt
 
 from tests.conftest import WITHDRAW_DELAY
+from tests.contracts.lanes import pay
 from tests.factories import Chain, reverts_with
 
 
@@ -65,8 +66,8 @@ def test_claims_during_the_delay_are_honoured_and_withdraw_pays_what_is_left(cha
     chain.deposit(payer, 10_000_000)
     request(chain, payer, 10_000_000)
 
-    receipt = chain.claim([chain.signed_row(payer, payee.address, 3_000_000)])
-    [claimed] = chain.events(receipt, "Claimed")
+    receipt = pay(chain, payer, {payee.address: 3_000_000})
+    [claimed] = chain.events(receipt, "VoucherClaimed")
     assert claimed["amount"] == 3_000_000
     assert chain.earnings(payee.address) == 3_000_000
 
@@ -205,7 +206,7 @@ def test_a_withdrawal_whose_balance_was_claimed_away_pays_zero_and_clears(chain:
     payer, payee = chain.accounts[1], chain.accounts[2]
     chain.deposit(payer, 10_000_000)
     request(chain, payer, 10_000_000)
-    chain.claim([chain.signed_row(payer, payee.address, 10_000_000)])
+    pay(chain, payer, {payee.address: 10_000_000})
     assert chain.balance(payer.address) == 0
 
     chain.increase_time(WITHDRAW_DELAY)
