@@ -59,10 +59,10 @@ def test_the_settlers_claim_is_paid_by_the_hub(world: World) -> None:
     assert world.chain.commitment(payer.address, 0) == entries_hash(
         entries((creators[0], PRICE), (creators[1], 2 * PRICE))
     )
-    receipt = (
-        world.services.accounts.receipt(keyed.id) if hasattr(world.services.accounts, "receipt") else None
-    )
-    assert receipt is None or receipt.status == ReceiptStatus.CLAIMED
+    with world.services.db.read() as conn:
+        receipt = payments.get_receipt(conn, keyed.id)
+    assert receipt is not None
+    assert receipt.status == ReceiptStatus.CLAIMED
 
 
 def test_a_revoked_keys_lane_is_predicted_skipped_and_the_hub_agrees(world: World) -> None:
