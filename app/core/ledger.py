@@ -216,7 +216,8 @@ def check_grant_usable(grant: Grant, voucher: PayerVoucher, chain_now: int, sett
         )
     if voucher.total > g.max_total:
         raise SignerCapExceeded(
-            f"the lane would total {voucher.total}, above the key's cap of {g.max_total}: authorise a new key",
+            f"the lane would total {voucher.total}, above the key's cap of {g.max_total}: "
+            "authorise a new key",
             cap=g.max_total,
             total=voucher.total,
         )

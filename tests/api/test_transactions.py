@@ -98,7 +98,8 @@ def test_a_payer_gets_a_ready_transaction_to_revoke_a_session_key(api: Api) -> N
     keys = api.data(
         "query($p: Address!) { sessionKeys(payer: $p) { signer revokedAt } }", {"p": payer.address}
     )["sessionKeys"]
-    assert keys[0]["signer"] == key.address and keys[0]["revokedAt"] is not None
+    assert keys[0]["signer"] == key.address
+    assert keys[0]["revokedAt"] is not None
     # Revoked keys are refused at once: their vouchers could not be settled in time.
     refused = api.pay(api.pay_input(key, api.voucher(payer, signer=key)))
     assert (refused["__typename"], refused["code"]) == ("Refused", "SIGNER_NOT_AUTHORIZED")
