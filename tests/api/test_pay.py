@@ -187,7 +187,7 @@ def test_voucher_to_sign_for_an_unknown_resource_is_an_error_with_its_code(
     funded: Api, payer: LocalAccount
 ) -> None:
     error = funded.error(
-        'query($p: Address!) { voucherToSign(payer: $p, resourceId: "nope") { message } }',
+        'query($p: Address!) { voucherToSign(payer: $p, resourceId: "nope") { lane } }',
         {"p": payer.address},
     )
     assert error["extensions"]["code"] == "UNKNOWN_RESOURCE"
