@@ -98,13 +98,15 @@ def _settle(args: argparse.Namespace) -> int:
         services.indexer.sync_once()
         services.transactions.tick()
         result = services.settler.settle_once(force=True)
-        print(f"{result.channels} channels: {result.reason}")
-        if result.submitted is not None:
-            tx = services.transactions.wait(result.submitted.nonce, timeout=args.timeout)
+        print(f"{result.lanes} lanes: {result.reason} ({result.blocked} the chain would skip: left blocked)")
+        status = 0
+        for submitted in result.submitted:
+            tx = services.transactions.wait(submitted.nonce, timeout=args.timeout)
             print(f"claim nonce {tx.nonce} {tx.status} in block {tx.block_number}: 0x{tx.hashes[-1].hex()}")
+            status = status or (0 if tx.status == "mined" else 1)
+        if result.submitted:
             services.indexer.sync_once()
-            return 0 if tx.status == "mined" else 1
-        return 0
+        return status
     finally:
         services.close()
 
@@ -140,7 +142,7 @@ def _export_vouchers(args: argparse.Namespace) -> int:
 
 
 def _claim_exported(args: argparse.Namespace) -> int:
-    from app.chain.operator import Operator
+    from app.chain.operator import Call, Operator
     from app.core.types import to_address
 
     key = os.environ.get("CLAIMER_KEY")
@@ -152,14 +154,10 @@ def _claim_exported(args: argparse.Namespace) -> int:
         return 2
     exported = json.loads(Path(args.file).read_text())
     operator = Operator.connect(args.rpc_url, exported["hub"], key)
-    rows = [
-        (c["payer"], c["payee"], c["token"], int(c["cumulativeAmount"]), bytes.fromhex(c["purchase"][2:]),
-         bytes.fromhex(c["signature"][2:]))
-        for c in exported["claims"]
-    ]  # fmt: skip
-    if rows:
-        mined = operator.send_now(operator.encode("claim", rows))
-        print(f"claimed {len(rows)} vouchers in block {mined.block_number} (gas {mined.gas_used})")
+    for tx in exported["transactions"]:
+        call = Call(to=to_address(tx["to"]), data=bytes.fromhex(tx["data"][2:]), name="claim")
+        mined = operator.send_now(call)
+        print(f"{tx['description']}: block {mined.block_number} (gas {mined.gas_used})")
     if args.withdraw:
         for token in sorted({c["token"] for c in exported["claims"]}):
             to = to_address(args.to or operator.address)
@@ -212,12 +210,16 @@ def main(argv: list[str] | None = None) -> int:
     reconcile = commands.add_parser("reconcile", help="account for every base unit (exit 1 if not)")
     reconcile.set_defaults(run=_reconcile)
 
-    export = commands.add_parser("export-vouchers", help="a creator's latest vouchers for hub.claim")
+    export = commands.add_parser(
+        "export-vouchers", help="a creator's latest vouchers, and claim transactions any wallet can send"
+    )
     export.add_argument("--payee", required=True)
     export.add_argument("--out", help="file to write (default: standard output)")
     export.set_defaults(run=_export_vouchers)
 
-    claim = commands.add_parser("claim-exported", help="claim exported vouchers with $CLAIMER_KEY")
+    claim = commands.add_parser(
+        "claim-exported", help="send the exported claim transactions with $CLAIMER_KEY"
+    )
     claim.add_argument("--file", required=True)
     claim.add_argument("--rpc-url", default=os.environ.get("RPC_URL", "http://127.0.0.1:8545"))
     claim.add_argument("--withdraw", action="store_true", help="then withdraw the earnings (key = payee)")

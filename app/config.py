@@ -52,6 +52,7 @@ class Settings:
     settle_max_age: int
     settle_max_outstanding: int
     settle_urgency: int
+    settle_max_gas_per_hour: int  # claims wait once those of the last hour used this much gas
     tx_bump_after: int
 
     @property
@@ -149,6 +150,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         settle_max_age=integer("SETTLE_MAX_AGE", 3600, minimum=0),
         settle_max_outstanding=integer("SETTLE_MAX_OUTSTANDING", 10 * 10**6, minimum=1),
         settle_urgency=integer("SETTLE_URGENCY", 1800, minimum=0),
+        settle_max_gas_per_hour=integer("SETTLE_MAX_GAS_PER_HOUR", 100_000_000, minimum=1),
         tx_bump_after=integer("TX_BUMP_AFTER", 30, minimum=1),
     )
     if problems:

@@ -372,9 +372,12 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
         context.table = _offset(data) + 1;
 
         Block memory b;
+        uint256 freeMemory = _freeMemoryPointer();
         while (pos < data.length) {
             pos = _readBlock(data, pos, b);
             _claimBlock(context, b);
+            // Nothing a block allocates outlives it: memory stays flat however many blocks there are.
+            _resetFreeMemoryPointer(freeMemory);
         }
         _creditEarnings(context);
     }
@@ -774,6 +777,21 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
         assembly ("memory-safe") {
             // One calldata word; callers check `offset` is inside the claim data.
             word := calldataload(offset)
+        }
+    }
+
+    function _freeMemoryPointer() private pure returns (uint256 pointer) {
+        assembly ("memory-safe") {
+            // Read only.
+            pointer := mload(0x40)
+        }
+    }
+
+    /// @dev Frees what was allocated since `pointer` was read; callers hold no reference into it.
+    function _resetFreeMemoryPointer(uint256 pointer) private pure {
+        assembly ("memory-safe") {
+            // Lowers the free memory pointer back to a value it had; the memory above is dead.
+            mstore(0x40, pointer)
         }
     }
 

@@ -37,3 +37,10 @@ def test_every_problem_is_listed_with_the_variable_to_fix() -> None:
 def test_an_operator_key_must_look_like_a_private_key() -> None:
     with pytest.raises(ConfigError, match="OPERATOR_KEY must be a 32-byte hex private key"):
         load({"OPERATOR_KEY": "not-a-key"})
+
+
+def test_the_settlers_gas_cap_is_generous_by_default_and_set_by_its_variable() -> None:
+    assert load({}).settle_max_gas_per_hour == 100_000_000
+    assert load({"SETTLE_MAX_GAS_PER_HOUR": "5000000"}).settle_max_gas_per_hour == 5_000_000
+    with pytest.raises(ConfigError, match="SETTLE_MAX_GAS_PER_HOUR must be at least 1"):
+        load({"SETTLE_MAX_GAS_PER_HOUR": "0"})

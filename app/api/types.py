@@ -66,7 +66,8 @@ class HubConfig:
     voucher_types: JSON = strawberry.field(description="EIP-712 `types` of a PayerVoucher (with Entry).")
     session_grant_types: JSON = strawberry.field(description="EIP-712 `types` of a SessionGrant.")
     operator: Address | None = strawberry.field(
-        description="The operator that acknowledges accepted vouchers and sends claims; null if none is configured."
+        description="The operator that acknowledges accepted vouchers and sends claims; null if none "
+        "is configured."
     )
     max_lane_entries: int = strawberry.field(description="The most payees one lane's vector holds.")
     withdraw_delay = strawberry.field(

@@ -1,5 +1,10 @@
-"""The deployed hub as plain Python: its events as app.core.events values, its views, and
-EIP-1271 checks of smart-contract payers. Every node failure surfaces as `Transient`."""
+"""The deployed v2 hub over web3: its events as app.core.events values, its views, and EIP-1271
+checks of smart-contract payers. Implements app.chain.interface.Hub. Every node failure surfaces
+as `Transient`.
+
+The ABI is written here by hand (events and views of docs/protocol.md), so that reading the hub
+does not depend on the compiled artifact; tests/chain/test_hub.py holds these fragments against
+the artifact once it is v2."""
 
 from __future__ import annotations
 
@@ -7,7 +12,6 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, cast, get_args
 
 from eth_abi.abi import encode
@@ -25,13 +29,13 @@ from web3.exceptions import (
 )
 from web3.types import BlockData, BlockIdentifier, LogReceipt
 
-from app.chain import artifacts
+from app.chain.interface import Block, Hub, NotAToken, TokenDomain, TokenInfo
 from app.core import events as ev
-from app.core.eip712 import channel_id
 from app.core.errors import Transient
+from app.core.ledger import SkipReason
 from app.core.types import Address, to_address
 
-Block = int | str  # a block number, or a tag: "latest", "safe", "finalized"
+__all__ = ["Block", "HubClient", "NotAToken", "TokenDomain", "TokenInfo"]
 
 ERC1271_GAS_LIMIT = 100_000  # the hub's own cap (MicropaymentHub.ERC1271_GAS_LIMIT)
 ERC1271_MAGIC = bytes.fromhex("1626ba7e")  # the selector of isValidSignature(bytes32,bytes)
@@ -61,6 +65,61 @@ def _view(name: str, inputs: list[str], outputs: list[str]) -> dict[str, Any]:
     }
 
 
+def _event(name: str, *inputs: tuple[str, str, bool]) -> dict[str, Any]:
+    """An event fragment from (name, type, indexed) triples."""
+    return {
+        "type": "event",
+        "name": name,
+        "anonymous": False,
+        "inputs": [{"name": n, "type": t, "indexed": i} for n, t, i in inputs],
+    }
+
+
+def _address(name: str, indexed: bool = True) -> tuple[str, str, bool]:
+    return (name, "address", indexed)
+
+
+def _uint(name: str, bits: int = 256) -> tuple[str, str, bool]:
+    return (name, f"uint{bits}", False)
+
+
+HUB_EVENTS_ABI = [
+    _event("Deposited", _address("payer"), _address("token"), _address("from"), _uint("amount")),
+    _event(
+        "WithdrawalRequested", _address("payer"), _address("token"), _uint("amount"), _uint("availableAt")
+    ),
+    _event("WithdrawalCancelled", _address("payer"), _address("token")),
+    _event("Withdrawn", _address("payer"), _address("token"), _uint("amount")),
+    _event("SignerRevoked", _address("payer"), _address("signer"), _uint("effectiveAt")),
+    _event(
+        "VoucherClaimed", _address("payer"), _address("token"), ("lane", "uint256", True),
+        ("entriesHash", "bytes32", False), _address("signer", indexed=False), _uint("amount"),
+    ),
+    _event(
+        "VoucherSkipped", _address("payer"), _address("token"), ("lane", "uint256", True),
+        ("entriesHash", "bytes32", False), _uint("reason", 8),
+    ),
+    _event("Earned", _address("payee"), _address("token"), _uint("amount"), _uint("fee")),
+    _event("DepositFailed", _address("payer"), _address("token"), ("nonce", "bytes32", False)),
+    _event("OperatorSet", _address("operator")),
+    _event("EarningsWithdrawn", _address("payee"), _address("token"), _address("to"), _uint("amount")),
+    _event("TokenAllowed", _address("token"), ("allowed", "bool", False)),
+    _event("FeeSet", _uint("feeBps"), _address("recipient")),
+]  # fmt: skip
+
+HUB_VIEWS_ABI = [
+    _view("balanceOf", ["address", "address"], ["uint256"]),
+    _view("withdrawalOf", ["address", "address"], ["uint256", "uint256"]),
+    _view("laneCommitment", ["address", "address", "uint256"], ["bytes32"]),
+    _view("earningsOf", ["address", "address"], ["uint256"]),
+    _view("revokedAt", ["address", "address"], ["uint256"]),
+    _view("operator", [], ["address"]),
+    _view("tokens", [], ["address[]"]),
+    _view("isTokenAllowed", ["address"], ["bool"]),
+    _view("withdrawDelay", [], ["uint256"]),
+    _view("DOMAIN_SEPARATOR", [], ["bytes32"]),
+]
+
 ERC20_ABI = [
     _view("name", [], ["string"]),
     _view("symbol", [], ["string"]),
@@ -69,29 +128,6 @@ ERC20_ABI = [
     _view("nonces", ["address"], ["uint256"]),
     _view("eip712Domain", [], ["bytes1", "string", "string", "uint256", "address", "bytes32", "uint256[]"]),
 ]
-
-
-class NotAToken(Exception):
-    """The address has no ERC-20 behind it (no code, or calls revert or return garbage)."""
-
-
-@dataclass(frozen=True)
-class TokenDomain:
-    """A token's EIP-712 domain as it reports it (EIP-5267), for permits and EIP-3009 authorizations."""
-
-    name: str
-    version: str
-    chain_id: int
-    verifying_contract: Address
-
-
-@dataclass(frozen=True)
-class TokenInfo:
-    address: Address
-    symbol: str
-    name: str
-    decimals: int
-    domain: TokenDomain | None  # None when the token does not implement eip712Domain()
 
 
 def _describe(exc: Exception) -> str:
@@ -124,17 +160,17 @@ def _build(cls: type[ev.HubEvent], at: ev.Position, args: Mapping[str, Any]) -> 
     fields: dict[str, Any] = {"at": at}
     for arg, value in args.items():
         fields[_field(arg)] = to_address(value) if isinstance(value, str) else value
-    if cls is ev.ClaimSkipped:
-        fields["reason"] = ev.SkipReason(fields["reason"])
+    if cls is ev.VoucherSkipped:
+        fields["reason"] = SkipReason(fields["reason"])
     return cls(**fields)
 
 
 class HubClient:
-    """Reads one hub on one chain. Thread-safe as far as the underlying Web3 is."""
+    """Reads one v2 hub on one chain. Thread-safe as far as the underlying Web3 is."""
 
     def __init__(self, w3: Web3, hub_address: str) -> None:
         self._w3 = w3
-        abi = artifacts.load("MicropaymentHub").abi
+        abi = HUB_EVENTS_ABI + HUB_VIEWS_ABI
         self._hub = w3.eth.contract(address=Web3.to_checksum_address(hub_address), abi=abi)
         self._decoders: dict[bytes, tuple[ContractEvent, type[ev.HubEvent]]] = {}
         for cls in HUB_EVENTS:
@@ -230,37 +266,35 @@ class HubClient:
         with _node(f"calling {function.fn_name}()"):
             return function.call(block_identifier=cast(BlockIdentifier, block), ccip_read_enabled=False)
 
-    def balance_of(self, payer: str, token: str, block: Block = "latest") -> int:
+    def balance_of(self, payer: Address, token: Address, block: Block = "latest") -> int:
         return int(self._call(self._hub.functions.balanceOf(to_address(payer), to_address(token)), block))
 
-    def withdrawal_of(self, payer: str, token: str, block: Block = "latest") -> tuple[int, int]:
+    def withdrawal_of(self, payer: Address, token: Address, block: Block = "latest") -> tuple[int, int]:
         """(amount, available_at) of the pending withdrawal; (0, 0) if none."""
         function = self._hub.functions.withdrawalOf(to_address(payer), to_address(token))
         amount, available_at = self._call(function, block)
         return int(amount), int(available_at)
 
-    def claimed(self, payer: str, payee: str, token: str, block: Block = "latest") -> int:
-        """The channel's cumulative claimed amount."""
-        channel = channel_id(to_address(payer), to_address(payee), to_address(token))
-        return int(self._call(self._hub.functions.claimed(channel), block))
+    def lane_commitment(self, payer: Address, token: Address, lane: int, block: Block = "latest") -> bytes:
+        """The hash of the lane's last claimed vector; 32 zero bytes when nothing was claimed."""
+        function = self._hub.functions.laneCommitment(to_address(payer), to_address(token), lane)
+        return bytes(self._call(function, block))
 
-    def earnings_of(self, payee: str, token: str, block: Block = "latest") -> int:
+    def earnings_of(self, payee: Address, token: Address, block: Block = "latest") -> int:
         return int(self._call(self._hub.functions.earningsOf(to_address(payee), to_address(token)), block))
 
-    def signer_of(
-        self, payer: str, signer: str, block: Block = "latest"
-    ) -> tuple[Address | None, int, int, int]:
-        """(token, allowance, valid_until, revoked_at) of a session key; token is None if unknown."""
-        function = self._hub.functions.signerOf(to_address(payer), to_address(signer))
-        token, allowance, valid_until, revoked_at = self._call(function, block)
-        known = int(token, 16) != 0
-        return (to_address(token) if known else None), int(allowance), int(valid_until), int(revoked_at)
+    def revoked_at(self, payer: Address, signer: Address, block: Block = "latest") -> int:
+        """When the key's revocation takes effect; 0 if never revoked."""
+        return int(self._call(self._hub.functions.revokedAt(to_address(payer), to_address(signer)), block))
+
+    def operator(self) -> Address:
+        return to_address(self._call(self._hub.functions.operator()))
 
     def tokens(self) -> list[Address]:
         """Every token ever listed, allowed for deposits or not."""
         return [to_address(t) for t in self._call(self._hub.functions.tokens())]
 
-    def is_token_allowed(self, token: str) -> bool:
+    def is_token_allowed(self, token: Address) -> bool:
         return bool(self._call(self._hub.functions.isTokenAllowed(to_address(token))))
 
     def withdraw_delay(self) -> int:
@@ -271,7 +305,7 @@ class HubClient:
 
     # ----------------------------------------------------------------- wallets
 
-    def is_valid_erc1271(self, wallet: str, digest: bytes, signature: bytes) -> bool:
+    def is_valid_erc1271(self, wallet: Address, digest: bytes, signature: bytes) -> bool:
         """What the hub would conclude: True iff `wallet` returns exactly the magic word within the
         hub's gas cap. A wallet that reverts, runs out of gas or returns garbage is just False."""
         data = ERC1271_MAGIC + encode(["bytes32", "bytes"], [digest, signature])
@@ -292,7 +326,7 @@ class HubClient:
 
     # ------------------------------------------------------------------ tokens
 
-    def token_info(self, token: str) -> TokenInfo:
+    def token_info(self, token: Address) -> TokenInfo:
         """Symbol, name, decimals and (if the token reports one) EIP-712 domain of an ERC-20.
         Raises NotAToken when the address does not answer as an ERC-20."""
         contract = self._w3.eth.contract(address=Web3.to_checksum_address(token), abi=ERC20_ABI)
@@ -307,12 +341,12 @@ class HubClient:
         except (BadFunctionCallOutput, ContractLogicError) as error:
             raise NotAToken(f"{token} does not answer as an ERC-20 token") from error
 
-    def token_balance(self, token: str, holder: str) -> int:
+    def token_balance(self, token: Address, holder: Address) -> int:
         """The ERC-20 balance of `holder` (the hub itself, for reconciliation)."""
         contract = self._w3.eth.contract(address=Web3.to_checksum_address(token), abi=ERC20_ABI)
         return int(self._call(contract.functions.balanceOf(to_address(holder))))
 
-    def permit_nonce(self, token: str, owner: str) -> int:
+    def permit_nonce(self, token: Address, owner: Address) -> int:
         """The owner's next EIP-2612 permit nonce (`nonces(owner)`) on `token`."""
         contract = self._w3.eth.contract(address=Web3.to_checksum_address(token), abi=ERC20_ABI)
         return int(self._call(contract.functions.nonces(to_address(owner))))
@@ -323,3 +357,6 @@ class HubClient:
         except (ContractLogicError, BadFunctionCallOutput):
             return None  # no eip712Domain(): reverted, or nothing decodable came back
         return TokenDomain(name, version, int(chain_id), to_address(verifying_contract))
+
+
+_IS_A_HUB: type[Hub] = HubClient

@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from app.core.eip712 import MAX_LANE_ENTRIES, Entries, PayerVoucher, SessionGrant
+from app.core.eip712 import MAX_LANE_ENTRIES, Entries, Entry, PayerVoucher, SessionGrant
+from app.core.types import Address, checksum
 
 MAX_PAYEES_PER_CLAIM = 255
 
@@ -85,3 +86,78 @@ def _encode_block(block: ClaimBlock, index: dict[str, int]) -> bytes:
 def _with_length(blob: bytes) -> bytes:
     assert len(blob) < 2**16
     return len(blob).to_bytes(2, "big") + blob
+
+
+class MalformedClaim(Exception):
+    """The data ends inside a block, or a block's flags have other bits: the hub reverts the whole
+    claim (`MalformedClaim(offset)`)."""
+
+    def __init__(self, offset: int) -> None:
+        super().__init__(f"malformed claim data at byte {offset}")
+        self.offset = offset
+
+
+ZERO_ADDRESS = Address("0x" + "00" * 20)
+
+
+def decode_claim(data: bytes, token: Address) -> list[ClaimBlock]:
+    """The blocks of `claim(token, data)`, as the hub reads them. A payee index outside the table
+    decodes as the zero address, and each block's `previous` keeps only its non-zero amounts (the
+    vector whose hash is compared with the lane's commitment), so that `ledger.claim_outcome`
+    sees exactly what the hub does. Raises MalformedClaim where the hub reverts."""
+    reader = _Reader(data)
+    payees = [reader.address() for _ in range(reader.uint(1))]
+    blocks = []
+    while not reader.done:
+        payer = reader.address()
+        lane = reader.uint(8)
+        purchase = reader.take(32)
+        flags_at = reader.offset
+        flags = reader.uint(1)
+        if flags & ~(FLAG_GRANT | FLAG_ACKNOWLEDGEMENT):
+            raise MalformedClaim(flags_at)
+        signature = reader.take(reader.uint(2))
+        grant = None
+        if flags & FLAG_GRANT:
+            signer = reader.address()
+            max_total = reader.uint(16)
+            valid_until = reader.uint(8)
+            grant_signature = reader.take(reader.uint(2))
+            grant = SignedGrant(
+                SessionGrant(payer, signer, token, lane, max_total, valid_until), grant_signature
+            )
+        acknowledgement = reader.take(reader.uint(2)) if flags & FLAG_ACKNOWLEDGEMENT else None
+        entries, previous = [], []
+        for _ in range(reader.uint(1)):
+            index = reader.uint(1)
+            payee = payees[index] if index < len(payees) else ZERO_ADDRESS
+            before, after = reader.uint(16), reader.uint(16)
+            entries.append(Entry(payee, after))
+            if before:
+                previous.append(Entry(payee, before))
+        voucher = PayerVoucher(payer, token, lane, tuple(entries), purchase)
+        blocks.append(ClaimBlock(voucher, signature, tuple(previous), grant, acknowledgement))
+    return blocks
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self.offset = 0
+
+    @property
+    def done(self) -> bool:
+        return self.offset >= len(self._data)
+
+    def take(self, length: int) -> bytes:
+        if self.offset + length > len(self._data):
+            raise MalformedClaim(self.offset)
+        chunk = self._data[self.offset : self.offset + length]
+        self.offset += length
+        return chunk
+
+    def uint(self, length: int) -> int:
+        return int.from_bytes(self.take(length), "big")
+
+    def address(self) -> Address:
+        return checksum(self.take(20))

@@ -208,15 +208,21 @@ def check_grant_usable(grant: Grant, voucher: PayerVoucher, chain_now: int, sett
             lane=g.lane,
             token=g.token,
         )
+    if grant.revoked_at is not None:
+        # Stricter than the chain, which honours the key until the revocation takes effect: that
+        # delay is for settling what was accepted before; the payer wants the key stopped now.
+        raise SignerNotAuthorized(
+            "the payer revoked this session key: authorise a new one", revoked_at=grant.revoked_at
+        )
     if grant.deadline < chain_now + settle_margin:
         raise SignerNotAuthorized(
-            "this session key expires or is revoked too soon to settle: authorise a new one",
+            "this session key expires too soon to settle its vouchers: authorise a new one",
             valid_until=g.valid_until,
-            revoked_at=grant.revoked_at,
         )
     if voucher.total > g.max_total:
         raise SignerCapExceeded(
-            f"the lane would total {voucher.total}, above the key's cap of {g.max_total}: authorise a new key",
+            f"the lane would total {voucher.total}, above the key's cap of {g.max_total}: "
+            "authorise a new key",
             cap=g.max_total,
             total=voucher.total,
         )

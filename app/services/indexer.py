@@ -7,6 +7,9 @@ twice or skips one: the next run resumes from the cursor. Before each run the
 cursor's block hash is compared with the chain's: if a reorganisation has
 replaced a block already applied, indexing stops loudly (ReorgTooDeep) rather
 than guess.
+
+Every run also records the head block's timestamp (chain_cursor.head_timestamp): the chain's
+clock, which the server compares deadlines with (key expiry, revocation, withdrawals).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, select
 
-from app.chain.hub import HubClient
+from app.chain.interface import Hub
 from app.core import events as ev
 from app.core.errors import Transient
 from app.services.clock import Clock
@@ -28,6 +31,7 @@ from app.store.tables import chain_cursor
 log = logging.getLogger(__name__)
 
 CURSOR = "hub"
+HEAD = "head"  # the newest block seen, confirmed or not: its timestamp is the chain's clock
 
 
 class ReorgTooDeep(Exception):
@@ -45,7 +49,7 @@ class Indexer:
     def __init__(
         self,
         db: Database,
-        hub: HubClient,
+        hub: Hub,
         bus: EventBus,
         clock: Clock,
         start_block: int,
@@ -82,6 +86,7 @@ class Indexer:
                 )
         first = self._start_block if cursor is None else cursor[0] + 1
         head = self._hub.head()
+        self._record_head(head)
         target = head - self._confirmations
         if target < first:
             self._watch_unconfirmed(max(first, target + 1), head)
@@ -99,6 +104,11 @@ class Indexer:
                 log.info("indexed blocks %d..%d of %d (%d events so far)", start, end, target, total)
         self._watch_unconfirmed(target + 1, head)
         return SyncResult(first, target, total)
+
+    def _record_head(self, head: int) -> None:
+        number, block_hash, timestamp = self._hub.block(head)
+        with self._db.transaction() as conn:
+            _write_head(conn, number, block_hash, timestamp, self._clock())
 
     def _watch_unconfirmed(self, start: int, head: int) -> None:
         """Withdrawal requests in blocks not yet confirmed shrink headroom at once (see
@@ -161,20 +171,32 @@ def _write_cursor(conn: Connection, number: int, block_hash: bytes, now: int) ->
         conn.execute(chain_cursor.update().where(chain_cursor.c.name == CURSOR).values(**values))
 
 
+def _write_head(conn: Connection, number: int, block_hash: bytes, timestamp: int, now: int) -> None:
+    values = {
+        "block_number": number,
+        "block_hash": block_hash,
+        "head_timestamp": timestamp,
+        "updated_at": now,
+    }
+    if conn.execute(select(chain_cursor.c.name).where(chain_cursor.c.name == HEAD)).first() is None:
+        conn.execute(chain_cursor.insert().values(name=HEAD, **values))
+    else:
+        conn.execute(chain_cursor.update().where(chain_cursor.c.name == HEAD).values(**values))
+
+
 def _changes(event: ev.HubEvent) -> list[Change]:
     """What subscribers should re-read after this event."""
     match event:
         case ev.Deposited() | ev.WithdrawalRequested() | ev.WithdrawalCancelled() | ev.Withdrawn():
             return [Change("account", payer=event.payer, token=event.token)]
-        case ev.SignerRegistered() | ev.SignerRevoked():
+        case ev.SignerRevoked():
             return [Change("session_key", payer=event.payer)]
-        case ev.Claimed() | ev.ClaimSkipped():
+        case ev.VoucherClaimed() | ev.VoucherSkipped():
             return [
                 Change("account", payer=event.payer, token=event.token),
-                Change("receipt", payer=event.payer, payee=event.payee, token=event.token),
-                Change("earnings", payee=event.payee, token=event.token),
+                Change("receipt", payer=event.payer, token=event.token),
             ]
-        case ev.EarningsWithdrawn():
+        case ev.Earned() | ev.EarningsWithdrawn():
             return [Change("earnings", payee=event.payee, token=event.token)]
         case _:
             return []

@@ -277,7 +277,9 @@ class Payments:
                     lane.latest.acknowledgement,
                     lane.latest.signer,
                 )
-            raise CumulativeMismatch(mismatch.message, latest=latest) from None
+            raise CumulativeMismatch(
+                mismatch.message, expected=mismatch.fields["expected"], latest=latest
+            ) from None
         price = item.resource.price
         receipt = Receipt(
             id=rid,

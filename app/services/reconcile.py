@@ -3,7 +3,8 @@
 For each token, from the hub's events and views at one block:
     deposits == payer withdrawals + earnings paid out + balances left + earnings left
     hub's token holdings == balances left + earnings left
-and the server's index agrees with the chain for every payer and payee it knows.
+and the server's index agrees with the chain for every payer and payee it knows, and for the
+commitment of every lane it has claimed on.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.chain.hub import HubClient
+from app.chain.interface import Hub
 from app.core import events as ev
+from app.core.eip712 import entries_hash
 from app.core.types import Address
 from app.store.database import Database
-from app.store.tables import accounts, earnings
+from app.store.payments import lane_vector
+from app.store.tables import accounts, earnings, lanes
 
 
 @dataclass
@@ -46,7 +49,7 @@ class TokenReport:
         return {**report, "balanced": self.balanced, "ok": self.ok}
 
 
-def reconcile(hub: HubClient, db: Database | None, from_block: int, chunk: int = 5000) -> list[TokenReport]:
+def reconcile(hub: Hub, db: Database | None, from_block: int, chunk: int = 5000) -> list[TokenReport]:
     block = hub.head()
     reports: dict[Address, TokenReport] = {}
     payers: dict[Address, set[Address]] = defaultdict(set)
@@ -62,11 +65,10 @@ def reconcile(hub: HubClient, db: Database | None, from_block: int, chunk: int =
                 case ev.EarningsWithdrawn():
                     _report(reports, event.token).earnings_paid += event.amount
                     payees[event.token].add(event.payee)
-                case ev.Claimed():
+                case ev.VoucherClaimed():
+                    payers[event.token].add(event.payer)
+                case ev.Earned():
                     payees[event.token].add(event.payee)
-                case ev.FeeSet() if event.recipient != "0x" + "0" * 40:
-                    for token in reports:
-                        payees[token].add(event.recipient)
     for token, report in reports.items():
         chain_balances = {p: hub.balance_of(p, token, block) for p in payers[token]}
         chain_earnings = {p: hub.earnings_of(p, token, block) for p in payees[token]}
@@ -75,6 +77,7 @@ def reconcile(hub: HubClient, db: Database | None, from_block: int, chunk: int =
         report.holdings = hub.token_balance(token, hub.address)
         if db is not None:
             report.index_mismatches = _compare_index(db, token, chain_balances, chain_earnings)
+            report.index_mismatches += _compare_lanes(db, hub, token, block)
     return list(reports.values())
 
 
@@ -102,4 +105,21 @@ def _compare_index(
         for payee, amount in earned.items()
         if indexed_earnings.get(payee, 0) != amount
     ]
+    return problems
+
+
+def _compare_lanes(db: Database, hub: Hub, token: Address, block: int) -> list[str]:
+    """Each lane the index has seen claimed: the hash of its claimed vector is the chain's commitment."""
+    problems = []
+    with db.read() as conn:
+        claimed = [
+            (row.payer, row.lane, lane_vector(conn, row.payer, token, row.lane, claimed=True))
+            for row in conn.execute(select(lanes).where(lanes.c.token == token, lanes.c.claimed_seq > 0))
+        ]
+    for payer, lane, vector in claimed:
+        expected = entries_hash(vector) if vector else bytes(32)
+        if hub.lane_commitment(payer, token, lane, block) != expected:
+            problems.append(
+                f"lane {lane} of payer {payer}: the index's claimed vector is not the chain's commitment"
+            )
     return problems

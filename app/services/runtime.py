@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.chain.deploy import Deployment
-from app.chain.hub import HubClient, NotAToken
+from app.chain.hub import HubClient
+from app.chain.interface import Hub, NotAToken
 from app.chain.operator import Operator
 from app.config import ConfigError, Settings
 from app.core.eip712 import Domain
@@ -42,7 +43,7 @@ class Services:
     clock: Clock
     operator: Address | None  # the address of OPERATOR_KEY: it acknowledges vouchers and sends claims
     db: Database
-    hub: HubClient
+    hub: Hub
     domain: Domain
     bus: EventBus
     payments: Payments
@@ -132,6 +133,7 @@ def build(settings: Settings, clock: Clock = system_clock) -> Services:
         max_age=settings.settle_max_age,
         max_outstanding=settings.settle_max_outstanding,
         urgency=settings.settle_urgency,
+        max_gas_per_hour=settings.settle_max_gas_per_hour,
     )
     return Services(
         settings=settings,
@@ -158,7 +160,7 @@ def build(settings: Settings, clock: Clock = system_clock) -> Services:
         indexer=Indexer(db, hub, bus, clock, start_block, settings.confirmations),
         relay=Relay(transactions),
         transactions=transactions,
-        settler=Settler(db, transactions, clock, policy) if transactions else None,
+        settler=Settler(db, hub, transactions, clock, policy) if transactions else None,
         exits=Exits(db, domain),
     )
 

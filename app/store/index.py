@@ -1,35 +1,36 @@
 """Applying the hub's events to the store. Called by the indexer, in block order, inside the
-transaction that also moves the indexer's cursor, so each event is applied exactly once."""
+transaction that also moves the indexer's cursor, so each event is applied exactly once.
+
+A lane's claim (VoucherClaimed) names the hash of the vector it paid; the lane's receipt with that
+hash says which voucher it was, and everything up to it on the lane is claimed. A skip
+(VoucherSkipped) blocks the lane at its current seq until something it depends on changes: a new
+voucher on the lane, a claim of it, or (for INSUFFICIENT_BALANCE) a deposit. PREVIOUS_MISMATCH is
+the exception: the claim that caused it is already applied when the skip is (see _apply_skip).
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, select, update
+import logging
+
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, select, update
 
 from app.core import events as ev
-from app.core.eip712 import channel_id
+from app.core import ledger
 from app.core.receipts import ReceiptStatus
 from app.core.types import Address
+from app.store.payments import vector_at
 from app.store.tables import (
     accounts,
-    channels,
     earnings,
+    lane_entries,
+    lanes,
     provisional_withdrawals,
     receipts,
-    session_keys,
+    revocations,
     tokens,
 )
 
-# Skip reasons after which the same voucher can never pay: its receipt fails for good.
-FINAL_SKIPS = {
-    ev.SkipReason.UNKNOWN_TOKEN,
-    ev.SkipReason.INVALID_PAYEE,
-    ev.SkipReason.AMOUNT_TOO_LARGE,
-    ev.SkipReason.BAD_SIGNATURE,
-    ev.SkipReason.SIGNER_WRONG_TOKEN,
-    ev.SkipReason.SIGNER_EXPIRED,
-    ev.SkipReason.SIGNER_REVOKED,
-}
-UINT40_MAX = 2**40 - 1
+log = logging.getLogger(__name__)
 
 
 def apply(conn: Connection, event: ev.HubEvent) -> None:
@@ -38,6 +39,7 @@ def apply(conn: Connection, event: ev.HubEvent) -> None:
         case ev.Deposited():
             _ensure_account(conn, event.payer, event.token)
             _add_balance(conn, event.payer, event.token, event.amount)
+            _unblock(conn, event.payer, event.token, ledger.SkipReason.INSUFFICIENT_BALANCE)
         case ev.WithdrawalRequested():
             _ensure_account(conn, event.payer, event.token)
             _set_withdrawal(conn, event.payer, event.token, event.amount, event.available_at)
@@ -46,31 +48,18 @@ def apply(conn: Connection, event: ev.HubEvent) -> None:
         case ev.Withdrawn():
             _add_balance(conn, event.payer, event.token, -event.amount)
             _set_withdrawal(conn, event.payer, event.token, 0, None)
-        case ev.SignerRegistered():
-            _register_key(conn, event)
         case ev.SignerRevoked():
-            conn.execute(
-                update(session_keys)
-                .where(session_keys.c.payer == event.payer, session_keys.c.signer == event.signer)
-                .values(revoke_at=event.effective_at)
-            )
-        case ev.Claimed():
+            _revoke(conn, event)
+        case ev.VoucherClaimed():
             _apply_claim(conn, event)
-        case ev.ClaimSkipped():
+        case ev.VoucherSkipped():
             _apply_skip(conn, event)
+        case ev.Earned():
+            _ensure_earnings(conn, event.payee, event.token)
+            _add_earnings(conn, event.payee, event.token, withdrawable=event.amount)
         case ev.EarningsWithdrawn():
             _ensure_earnings(conn, event.payee, event.token)
-            row = conn.execute(
-                select(earnings).where(earnings.c.payee == event.payee, earnings.c.token == event.token)
-            ).one()
-            conn.execute(
-                update(earnings)
-                .where(earnings.c.payee == event.payee, earnings.c.token == event.token)
-                .values(
-                    withdrawable=max(row.withdrawable - event.amount, 0),
-                    withdrawn=row.withdrawn + event.amount,
-                )
-            )
+            _add_earnings(conn, event.payee, event.token, withdrawable=-event.amount, withdrawn=event.amount)
             conn.execute(
                 update(receipts)
                 .where(
@@ -80,7 +69,7 @@ def apply(conn: Connection, event: ev.HubEvent) -> None:
                 )
                 .values(status=ReceiptStatus.PAID_OUT.value)
             )
-        case ev.TokenAllowed() | ev.FeeSet():
+        case ev.TokenAllowed() | ev.FeeSet() | ev.DepositFailed() | ev.OperatorSet():
             pass  # tokens are recorded by the indexer with their metadata (record_token)
 
 
@@ -117,6 +106,9 @@ def record_token(
         )
 
 
+# ---------------------------------------------------------------- accounts and earnings
+
+
 def _ensure_account(conn: Connection, payer: Address, token: Address) -> None:
     exists = conn.execute(
         select(accounts.c.payer).where(accounts.c.payer == payer, accounts.c.token == token)
@@ -124,14 +116,10 @@ def _ensure_account(conn: Connection, payer: Address, token: Address) -> None:
     if not exists:
         conn.execute(
             accounts.insert().values(
-                payer=payer,
-                token=token,
-                balance=0,
-                withdrawal_amount=0,
-                withdrawal_available_at=None,
+                payer=payer, token=token, balance=0, withdrawal_amount=0, withdrawal_available_at=None,
                 outstanding=0,
             )
-        )
+        )  # fmt: skip
 
 
 def _add_balance(conn: Connection, payer: Address, token: Address, delta: int) -> None:
@@ -155,23 +143,6 @@ def _set_withdrawal(
     )
 
 
-def _register_key(conn: Connection, event: ev.SignerRegistered) -> None:
-    values = {
-        "token": event.token,
-        "allowance": event.allowance,
-        "valid_until": min(event.valid_until, UINT40_MAX),  # as the contract stores it
-        "revoke_at": None,
-        "nonce": event.nonce,
-    }
-    where = (session_keys.c.payer == event.payer, session_keys.c.signer == event.signer)
-    if conn.execute(select(session_keys.c.payer).where(*where)).first():
-        conn.execute(update(session_keys).where(*where).values(**values))
-    else:
-        conn.execute(
-            session_keys.insert().values(payer=event.payer, signer=event.signer, outstanding=0, **values)
-        )
-
-
 def _ensure_earnings(conn: Connection, payee: Address, token: Address) -> None:
     if not conn.execute(
         select(earnings.c.payee).where(earnings.c.payee == payee, earnings.c.token == token)
@@ -179,95 +150,138 @@ def _ensure_earnings(conn: Connection, payee: Address, token: Address) -> None:
         conn.execute(earnings.insert().values(payee=payee, token=token, withdrawable=0, withdrawn=0))
 
 
-def _apply_claim(conn: Connection, event: ev.Claimed) -> None:
-    channel = channel_id(event.payer, event.payee, event.token)
-    row = conn.execute(select(channels).where(channels.c.channel_id == channel)).first()
-    if row is None:  # a voucher the payer signed outside this server
+def _add_earnings(
+    conn: Connection, payee: Address, token: Address, withdrawable: int, withdrawn: int = 0
+) -> None:
+    row = conn.execute(select(earnings).where(earnings.c.payee == payee, earnings.c.token == token)).one()
+    conn.execute(
+        update(earnings)
+        .where(earnings.c.payee == payee, earnings.c.token == token)
+        .values(withdrawable=max(row.withdrawable + withdrawable, 0), withdrawn=row.withdrawn + withdrawn)
+    )
+
+
+def _revoke(conn: Connection, event: ev.SignerRevoked) -> None:
+    where = and_(revocations.c.payer == event.payer, revocations.c.signer == event.signer)
+    if conn.execute(select(revocations.c.payer).where(where)).first():
+        conn.execute(update(revocations).where(where).values(effective_at=event.effective_at))
+    else:
         conn.execute(
-            channels.insert().values(
-                channel_id=channel,
-                payer=event.payer,
-                payee=event.payee,
-                token=event.token,
-                accepted=0,
-                claimed=event.claimed,
-                latest_receipt=None,
-                updated_at=event.at.timestamp,
+            revocations.insert().values(
+                payer=event.payer, signer=event.signer, effective_at=event.effective_at
             )
         )
-        accepted, old_claimed = 0, 0
-    else:
-        accepted, old_claimed = row.accepted, row.claimed
-        conn.execute(update(channels).where(channels.c.channel_id == channel).values(claimed=event.claimed))
-    # The channel's part of the payer's outstanding total: max(accepted - claimed, 0).
-    released = max(accepted - old_claimed, 0) - max(accepted - event.claimed, 0)
+
+
+# ---------------------------------------------------------------- lanes
+
+
+def _lane_where(payer: Address, token: Address, lane: int) -> ColumnElement[bool]:
+    return and_(lanes.c.payer == payer, lanes.c.token == token, lanes.c.lane == lane)
+
+
+def _apply_claim(conn: Connection, event: ev.VoucherClaimed) -> None:
     _ensure_account(conn, event.payer, event.token)
-    account = conn.execute(
-        select(accounts).where(accounts.c.payer == event.payer, accounts.c.token == event.token)
-    ).one()
+    _add_balance(conn, event.payer, event.token, -event.amount)
+    lane = conn.execute(select(lanes).where(_lane_where(event.payer, event.token, event.lane))).first()
+    receipt = conn.execute(
+        select(receipts.c.lane_seq).where(
+            receipts.c.payer == event.payer, receipts.c.token == event.token, receipts.c.lane == event.lane,
+            receipts.c.entries_hash == event.entries_hash,
+        )
+    ).first()  # fmt: skip
+    if lane is None or receipt is None:
+        # A vector this server never accepted was claimed on one of its lanes (or a lane it does not
+        # know): the payer signed elsewhere, or the store lost receipts. Its claims will now be
+        # skipped (PreviousMismatch) until someone looks.
+        log.error(
+            "a claim of payer %s, token %s, lane %d paid %d for vector 0x%s, which no receipt here "
+            "signed: the lane's claimed vector in the store is now behind the chain's",
+            event.payer, event.token, event.lane, event.amount, event.entries_hash.hex(),
+        )  # fmt: skip
+        return
+    seq = int(receipt.lane_seq)
+    vector = vector_at(conn, event.payer, event.token, event.lane, seq)
+    conn.execute(
+        update(lane_entries)
+        .where(
+            lane_entries.c.payer == event.payer, lane_entries.c.token == event.token,
+            lane_entries.c.lane == event.lane, lane_entries.c.payee == bindparam("b_payee"),
+        )
+        .values(claimed=bindparam("b_claimed")),
+        [{"b_payee": entry.payee, "b_claimed": entry.cumulative_amount} for entry in vector],
+    )  # fmt: skip
+    if lane.claimed_total + event.amount != ledger.total(vector):
+        log.error(
+            "lane %s/%s/%d: the chain paid %d, but the store had %d claimed of the vector's %d",
+            event.payer, event.token, event.lane, event.amount, lane.claimed_total, ledger.total(vector),
+        )  # fmt: skip
+    oldest = conn.execute(
+        select(func.min(receipts.c.created_at)).where(
+            receipts.c.payer == event.payer, receipts.c.token == event.token, receipts.c.lane == event.lane,
+            receipts.c.lane_seq > seq,
+        )
+    ).scalar()  # fmt: skip
+    conn.execute(
+        update(lanes)
+        .where(_lane_where(event.payer, event.token, event.lane))
+        .values(
+            claimed_total=lane.claimed_total + event.amount,
+            claimed_seq=max(seq, lane.claimed_seq),
+            blocked=None,
+            blocked_seq=None,
+            oldest_unclaimed_at=oldest,
+            updated_at=event.at.timestamp,
+        )
+    )
+    outstanding = conn.execute(
+        select(accounts.c.outstanding).where(accounts.c.payer == event.payer, accounts.c.token == event.token)
+    ).scalar_one()
     conn.execute(
         update(accounts)
         .where(accounts.c.payer == event.payer, accounts.c.token == event.token)
-        .values(balance=account.balance - event.amount, outstanding=max(account.outstanding - released, 0))
-    )
-    if event.signer != event.payer:
-        key = conn.execute(
-            select(session_keys).where(
-                session_keys.c.payer == event.payer, session_keys.c.signer == event.signer
-            )
-        ).first()
-        if key is not None:
-            conn.execute(
-                update(session_keys)
-                .where(session_keys.c.payer == event.payer, session_keys.c.signer == event.signer)
-                .values(
-                    allowance=max(key.allowance - event.amount, 0),
-                    outstanding=max(key.outstanding - event.amount, 0),
-                )
-            )
-    _ensure_earnings(conn, event.payee, event.token)
-    current = conn.execute(
-        select(earnings.c.withdrawable).where(
-            earnings.c.payee == event.payee, earnings.c.token == event.token
-        )
-    ).scalar_one()
-    conn.execute(
-        update(earnings)
-        .where(earnings.c.payee == event.payee, earnings.c.token == event.token)
-        .values(withdrawable=current + event.amount - event.fee)
+        .values(outstanding=max(outstanding - event.amount, 0))
     )
     conn.execute(
         update(receipts)
         .where(
-            receipts.c.channel_id == channel,
-            receipts.c.status == ReceiptStatus.ACCEPTED.value,
+            receipts.c.payer == event.payer, receipts.c.token == event.token, receipts.c.lane == event.lane,
+            receipts.c.lane_seq <= seq, receipts.c.status == ReceiptStatus.ACCEPTED.value,
         )
-        .where(receipts.c.seq.in_(_covered_receipts(conn, channel, event.claimed)))
         .values(status=ReceiptStatus.CLAIMED.value, claim_tx=event.at.tx_hash, failure=None)
-    )
+    )  # fmt: skip
 
 
-def _covered_receipts(conn: Connection, channel: bytes, claimed: int) -> list[int]:
-    """Receipts of the channel whose cumulative amount the claim now covers (compared in Python:
-    amounts are strings on SQLite)."""
-    rows = conn.execute(
-        select(receipts.c.seq, receipts.c.cumulative_amount).where(
-            receipts.c.channel_id == channel, receipts.c.status == ReceiptStatus.ACCEPTED.value
-        )
-    )
-    return [row.seq for row in rows if row.cumulative_amount <= claimed]
-
-
-def _apply_skip(conn: Connection, event: ev.ClaimSkipped) -> None:
-    if event.reason == ev.SkipReason.NOTHING_DUE:
+def _apply_skip(conn: Connection, event: ev.VoucherSkipped) -> None:
+    where = _lane_where(event.payer, event.token, event.lane)
+    lane = conn.execute(select(lanes.c.seq).where(where)).first()
+    if lane is None:
+        return  # a lane this server never accepted on
+    log.warning(
+        "the hub skipped a claim of payer %s, token %s, lane %d: %s",
+        event.payer, event.token, event.lane, event.reason.name,
+    )  # fmt: skip
+    if event.reason is ledger.SkipReason.PREVIOUS_MISMATCH:
+        # Events apply in chain order: whatever claim moved the lane's commitment before this block
+        # has been applied already, so the store's claimed vector is the chain's again (or that claim
+        # was logged as unknown). Blocking would leave the lane waiting for a change already seen; the
+        # settler checks the commitment before each claim and blocks the lane then if it still differs.
         return
-    status = ReceiptStatus.FAILED if event.reason in FINAL_SKIPS else ReceiptStatus.ACCEPTED
+    conn.execute(update(lanes).where(where).values(blocked=event.reason.name, blocked_seq=lane.seq))
+    if event.reason in ledger.FINAL_SKIPS:
+        conn.execute(
+            update(receipts)
+            .where(
+                receipts.c.payer == event.payer, receipts.c.token == event.token,
+                receipts.c.lane == event.lane, receipts.c.status == ReceiptStatus.ACCEPTED.value,
+            )
+            .values(status=ReceiptStatus.FAILED.value, failure=event.reason.name)
+        )  # fmt: skip
+
+
+def _unblock(conn: Connection, payer: Address, token: Address, reason: ledger.SkipReason) -> None:
     conn.execute(
-        update(receipts)
-        .where(
-            receipts.c.channel_id == channel_id(event.payer, event.payee, event.token),
-            receipts.c.cumulative_amount == event.cumulative_amount,
-            receipts.c.status == ReceiptStatus.ACCEPTED.value,
-        )
-        .values(status=status.value, failure=event.reason.name)
+        update(lanes)
+        .where(lanes.c.payer == payer, lanes.c.token == token, lanes.c.blocked == reason.name)
+        .values(blocked=None, blocked_seq=None)
     )

@@ -111,9 +111,11 @@ def _grant(row: Row[Any]) -> ledger.Grant:
 def next_free_lane(conn: Connection, payer: Address, token: Address) -> int:
     """A lane number no voucher or grant of the payer uses yet."""
     used = [
-        conn.execute(select(func.max(lanes.c.lane)).where(lanes.c.payer == payer, lanes.c.token == token)).scalar(),
-        conn.execute(select(func.max(grants.c.lane)).where(grants.c.payer == payer, grants.c.token == token)).scalar(),
-    ]  # fmt: skip
+        conn.execute(
+            select(func.max(table.c.lane)).where(table.c.payer == payer, table.c.token == token)
+        ).scalar()
+        for table in (lanes, grants)
+    ]
     return max((u for u in used if u is not None), default=-1) + 1
 
 
@@ -314,8 +316,8 @@ def write_group(conn: Connection, group: Group, now: int) -> None:
         if fresh:
             conn.execute(
                 insert(lane_entries),
-                [{"payer": payer, "token": token, "lane": lane, "payee": p, "accepted": amounts[p], "claimed": 0}
-                 for p in fresh],
+                [{"payer": payer, "token": token, "lane": lane, "payee": p, "accepted": amounts[p],
+                  "claimed": 0} for p in fresh],
             )  # fmt: skip
         raised = [p for p in state.changed if p in existing]
         if raised:

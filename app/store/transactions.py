@@ -123,3 +123,14 @@ def _tx(row: Row[Any]) -> OperatorTx:
         sent_at=row.sent_at,
         block_number=row.block_number,
     )
+
+
+def gas_since(conn: Connection, sender: Address, kind: str, since: int) -> int:
+    """The gas limits of the `kind` transactions signed since `since`, sent or mined: an upper bound
+    of the gas they spend (a limit is the estimate plus a margin; the gas used is not stored)."""
+    spent = conn.execute(
+        select(func.sum(txs.c.gas)).where(
+            txs.c.sender == sender, txs.c.kind == kind, txs.c.created_at >= since
+        )
+    ).scalar()
+    return int(spent or 0)

@@ -2,9 +2,9 @@
 (10,000 micropayments), counting every transaction it needs on chain:
 
   - the payers' deposits: EIP-3009 authorizations relayed in one batch of 100 (depositWithAuthorizations);
-  - the claims: each payer's lane (10 entries, the last voucher of 100) as one block, sent by the operator
-    in one batch of 100 blocks (~6.4 M gas); with session keys, each block carries the payer's SessionGrant (no
-    registration transaction);
+  - the claims: each payer's lane (10 entries, the last voucher of 100) as one block, sent by the
+    operator in one batch of 100 blocks (~6.1 M gas); with session keys, each block carries the payer's
+    SessionGrant (no registration transaction);
   - each creator's withdrawal of its earnings.
 Also, per (payer, creator) entry, the claim gas of that first claim (lanes empty) and of a second one after
 every payer paid each of its creators 10 times more (lanes move from one vector to the next).

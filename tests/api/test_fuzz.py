@@ -292,7 +292,7 @@ def test_a_scalar_of_a_pay_with_a_trailing_newline_is_refused_as_invalid_input(
 
 VOUCHER_TO_SIGN = """
 query($payer: Address!, $resourceId: String!, $purchase: Bytes32) {
-  voucherToSign(payer: $payer, resourceId: $resourceId, purchase: $purchase) { message }
+  voucherToSign(payer: $payer, resourceId: $resourceId, purchase: $purchase) { lane }
 }
 """
 

@@ -4,24 +4,29 @@ from __future__ import annotations
 
 from eth_account.signers.local import LocalAccount
 
-from app.core.eip712 import VOUCHER_FIELDS
+from app.core.eip712 import ENTRY_FIELDS, PAYER_VOUCHER_FIELDS, SESSION_GRANT_FIELDS
 from app.core.errors import Transient
 from tests.api.conftest import ACCOUNT, PRICE, Api
 
 
 def test_config_describes_the_chain_the_hub_and_the_voucher_types(api: Api) -> None:
     config = api.data(
-        "{ config { chainId hub domain voucherTypes withdrawDelay allowedTokens { address symbol } } }"
+        "{ config { chainId hub domain voucherTypes sessionGrantTypes operator maxLaneEntries withdrawDelay "
+        "allowedTokens { address symbol } } }"
     )["config"]
     assert config["chainId"] == 31337
     assert config["hub"] == api.chain.hub.address
     assert config["domain"] == {
         "name": "MicropaymentHub",
-        "version": "1",
+        "version": "2",
         "chainId": 31337,
         "verifyingContract": api.chain.hub.address,
     }
-    assert config["voucherTypes"]["Voucher"] == VOUCHER_FIELDS
+    assert config["voucherTypes"]["PayerVoucher"] == PAYER_VOUCHER_FIELDS
+    assert config["voucherTypes"]["Entry"] == ENTRY_FIELDS
+    assert config["sessionGrantTypes"]["SessionGrant"] == SESSION_GRANT_FIELDS
+    assert config["operator"] == api.chain.owner.address
+    assert config["maxLaneEntries"] == 32
     assert config["withdrawDelay"] == 3600
     assert [t["address"] for t in config["allowedTokens"]] == [api.usdc]
 

@@ -105,7 +105,7 @@ def test_bad_scalars_in_variables_are_validation_errors_naming_the_field(
     ("literal", "expected"),
     [
         ('account(payer: "0x12", token: "{a}") { balance }', "an Address is 0x followed by 40 hex digits"),
-        ('voucherToSign(payer: "0xzz", resourceId: "x") { message }', "an Address is 0x followed by 40 hex"),
+        ('voucherToSign(payer: "0xzz", resourceId: "x") { lane }', "an Address is 0x followed by 40 hex"),
         (
             'permitToSign(owner: "{a}", token: "{a}", amount: "-1", deadline: 1) { message }',
             "an Amount is a non-negative integer",

@@ -56,7 +56,7 @@ def test_a_creator_exports_its_vouchers_in_the_form_claim_takes(api: Api) -> Non
         "query($p: Address!) { exportVouchers(payee: $p) }", {"p": creator.address}, token=token
     )["exportVouchers"]
     assert exported["hub"] == api.chain.hub.address
-    [voucher] = exported["vouchers"]
+    [voucher] = exported["claims"]
     assert voucher["entries"] == [
         {"payee": creator.address, "cumulativeAmount": latest["receipt"]["cumulativeAmount"]}
     ]
@@ -98,7 +98,8 @@ def test_a_payer_gets_a_ready_transaction_to_revoke_a_session_key(api: Api) -> N
     keys = api.data(
         "query($p: Address!) { sessionKeys(payer: $p) { signer revokedAt } }", {"p": payer.address}
     )["sessionKeys"]
-    assert keys[0]["signer"] == key.address and keys[0]["revokedAt"] is not None
+    assert keys[0]["signer"] == key.address
+    assert keys[0]["revokedAt"] is not None
     # Revoked keys are refused at once: their vouchers could not be settled in time.
     refused = api.pay(api.pay_input(key, api.voucher(payer, signer=key)))
     assert (refused["__typename"], refused["code"]) == ("Refused", "SIGNER_NOT_AUTHORIZED")
@@ -107,6 +108,6 @@ def test_a_payer_gets_a_ready_transaction_to_revoke_a_session_key(api: Api) -> N
 def test_a_server_without_an_operator_key_says_it_relays_nothing(make_api: Callable[..., Api]) -> None:
     api = make_api(OPERATOR_KEY="")
     payer = api.chain.accounts[1]
-    variables = {"p": payer.address, "t": api.usdc, "s": "0x" + "11" * 65}
+    variables = {"p": payer.address, "t": api.usdc, "s": "0x" + "11" * 64 + "1b"}
     refused = api.data(RELAY_PERMIT, variables)["depositWithPermit"]
     assert refused["code"] == "NOT_CONFIGURED"

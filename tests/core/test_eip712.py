@@ -65,5 +65,6 @@ def test_the_empty_vector_hashes_like_an_empty_eip712_array() -> None:
 def test_a_claim_block_packs_previous_and_next_amounts_side_by_side() -> None:
     voucher = PayerVoucher(to_address(WALLET.address), PAYEES[0], 1, (Entry(PAYEES[0], 9),), b"\x00" * 32)
     data = encode_claim([ClaimBlock(voucher, b"\x01" * 65, previous=(Entry(PAYEES[0], 4),))])
-    assert data[0] == 1 and data[1:21] == bytes.fromhex(PAYEES[0][2:])
+    assert data[0] == 1
+    assert data[1:21] == bytes.fromhex(PAYEES[0][2:])
     assert data[-33:] == bytes([0]) + (4).to_bytes(16, "big") + (9).to_bytes(16, "big")

@@ -1,4 +1,5 @@
-"""Real services (chain, database, indexer) for service tests, on SQLite and on PostgreSQL."""
+"""Service tests: `world` runs the real services against anvil (SQLite and PostgreSQL);
+`fake_world` runs them against the in-memory FakeHub and a real SQLite database."""
 
 from __future__ import annotations
 
@@ -7,19 +8,25 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from app import config
-from app.core.eip712 import Voucher, voucher_digest
+from app.chain.fake import FakeHub, FakeOperator
+from app.core.eip712 import Domain
+from app.core.receipts import Receipt
 from app.core.types import Address, to_address
-from app.services import runtime
-from app.services.payments import PayRequest
-from app.services.runtime import Services
-from tests.e2e.servers import postgres_database
-from tests.factories import Chain, sign_digest
+from app.services.events import MemoryBus
+from app.services.indexer import Indexer
+from app.store.database import Database
+from tests.builders import accept, address, new_key
+
+if TYPE_CHECKING:  # v1, until the lead's v2 Payments service and factories land
+    from app.services.payments import PayRequest
+    from app.services.runtime import Services
+    from tests.factories import Chain
 
 
 class FakeClock:
@@ -62,6 +69,10 @@ class World:
         signer: LocalAccount | None = None,
         purchase: bytes | None = None,
     ) -> PayRequest:
+        from app.core.eip712 import Voucher, voucher_digest  # type: ignore[attr-defined]
+        from app.services.payments import PayRequest
+        from tests.factories import sign_digest
+
         resource = self.services.catalog.resource(resource_id)
         assert resource is not None
         voucher = Voucher(
@@ -81,6 +92,10 @@ def new_payer() -> LocalAccount:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def world(request: pytest.FixtureRequest, chain: Chain, tmp_path: Path) -> Iterator[World]:
+    from app import config
+    from app.services import runtime
+    from tests.e2e.servers import postgres_database
+
     with ExitStack() as stack:
         if request.param == "sqlite":
             database_url = f"sqlite:///{tmp_path / 'micropayments.db'}"
@@ -99,3 +114,63 @@ def world(request: pytest.FixtureRequest, chain: Chain, tmp_path: Path) -> Itera
         stack.callback(services.close)
         services.indexer.sync_once()
         yield World(chain=chain, services=services, clock=clock)
+
+
+TOKEN = to_address("0x" + "5c" * 20)
+
+
+@dataclass
+class FakeWorld:
+    """The FakeHub, a migrated SQLite store, an indexer between them, and the operator's key."""
+
+    hub: FakeHub
+    db: Database
+    clock: FakeClock
+    operator: LocalAccount
+    token: Address = TOKEN
+    _sender: FakeOperator | None = None
+
+    @property
+    def sender(self) -> FakeOperator:
+        """The operator's key sending to the fake hub (one per world: it keeps the nonces)."""
+        if self._sender is None:
+            self._sender = FakeOperator(self.hub)
+        return self._sender
+
+    @property
+    def domain(self) -> Domain:
+        return self.hub.domain
+
+    def indexer(self, confirmations: int = 0) -> Indexer:
+        return Indexer(self.db, self.hub, MemoryBus(), self.clock, start_block=0, confirmations=confirmations)
+
+    def sync(self) -> None:
+        self.indexer().sync_once()
+
+    def fund(self, payer: LocalAccount | Address, amount: int) -> None:
+        """Deposits on the hub and lets the indexer see it."""
+        self.hub.deposit(payer if isinstance(payer, str) else address(payer), self.token, amount)
+        self.sync()
+
+    def pay(self, payer: LocalAccount, payee: Address, price: int, lane: int = 0, **options: Any) -> Receipt:
+        """An accepted voucher in the store (see tests.builders.accept)."""
+        return accept(self.db, self.domain, self.operator, payer, self.token, payee, price, lane=lane,
+                      now=self.clock(), **options)  # fmt: skip
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fake_world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FakeWorld]:
+    from tests.e2e.servers import postgres_database
+
+    operator = new_key()
+    hub = FakeHub(operator=address(operator))
+    hub.allow_token(TOKEN)
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path / 'fake.db'}"
+        else:
+            url = stack.enter_context(postgres_database())
+        db = Database(url)
+        stack.callback(db.dispose)
+        db.migrate()
+        yield FakeWorld(hub, db, FakeClock(hub.now), operator)

@@ -25,7 +25,7 @@ from app.core.signatures import recover, sign
 from app.core.types import to_address
 from app.services.catalog import Catalog
 from app.services.events import MemoryBus
-from app.services.payments import PayRequest, Payments
+from app.services.payments import Payments, PayRequest
 from app.services.session_keys import SessionKeys
 from app.store import payments as store
 from app.store.database import Database

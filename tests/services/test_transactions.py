@@ -3,14 +3,19 @@ all mined exactly once, with no nonce gap."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from app.chain.operator import Broadcast, Operator
+from app.chain.calls import claim_calldata
+from app.chain.operator import Broadcast, Call, Operator
+from app.core.claims import encode_claim
+from app.core.types import to_address
 from app.services.transactions import TxManager
 from app.store.transactions import OperatorTx
+from tests.builders import entries, make_block
 from tests.factories import Chain
 from tests.services.conftest import FakeClock, World
 
@@ -36,10 +41,18 @@ def operator(world: World) -> Operator:
     )
 
 
-def claim_call(world: World, manager: TxManager, amount: int) -> Any:
-    """A claim of one fresh voucher from a funded payer (accounts[5]) to accounts[6]."""
-    row = world.chain.signed_row(world.chain.accounts[5], world.chain.accounts[6].address, amount)
-    return manager.encode("claim", [row])
+def claim_call(world: World, manager: TxManager, amount: int) -> Call:
+    """A claim of one fresh voucher from a funded payer (accounts[5]) to accounts[6], on a lane of
+    its own (each call claims something new)."""
+    payer, token = world.chain.accounts[5], to_address(world.chain.usdc.address)
+    vector = entries((to_address(world.chain.accounts[6].address), amount))
+    lane = int.from_bytes(os.urandom(7), "big")
+    block = make_block(world.chain.domain, payer, to_address(payer.address), token, lane, vector)
+    return Call(
+        to=to_address(world.chain.hub.address),
+        data=claim_calldata(token, encode_claim([block])),
+        name="claim",
+    )
 
 
 def mine(world: World) -> None:
@@ -60,7 +73,7 @@ def test_a_dropped_transaction_is_broadcast_again_and_mined_once(funded: World, 
     assert manager.tick() == 1  # noticed the drop and sent the same bytes again
     mine(world)
     assert manager.tick() == 0
-    assert world.chain.claimed(world.chain.accounts[5].address, world.chain.accounts[6].address) == 7_000
+    assert world.chain.earnings(world.chain.accounts[6].address) == 7_000
     [tx] = [t for t in [_stored(manager, submitted.nonce)] if t]
     assert (tx.status, len(tx.hashes)) == ("mined", 1)
 
@@ -82,7 +95,7 @@ def test_an_underpriced_transaction_is_replaced_with_fees_the_chain_accepts(
     mine(world)
     assert manager.tick() == 0
     assert _stored(manager, submitted.nonce).status == "mined"
-    assert world.chain.claimed(world.chain.accounts[5].address, world.chain.accounts[6].address) == 9_000
+    assert world.chain.earnings(world.chain.accounts[6].address) == 9_000
     assert operator(world).nonce("latest") == submitted.nonce + 1
 
 
@@ -101,7 +114,7 @@ def test_a_transaction_stuck_in_the_pool_gets_its_fees_bumped(funded: World, man
     assert bumped.priority_fee >= first.priority_fee * 125 // 100
     mine(world)
     assert manager.tick() == 0
-    assert world.chain.claimed(world.chain.accounts[5].address, world.chain.accounts[6].address) == 4_000
+    assert world.chain.earnings(world.chain.accounts[6].address) == 4_000
     mined = [h for h in bumped.hashes if operator(world).receipt(h) is not None]
     assert mined == [bumped.hashes[-1]]  # the replacement, and only it
 
@@ -124,8 +137,8 @@ def test_a_crash_between_storing_and_broadcasting_is_recovered_without_a_gap(
     first_tx, second_tx = _stored(restarted, second.nonce - 1), _stored(restarted, second.nonce)
     assert (first_tx.status, second_tx.status) == ("mined", "mined")
     assert first_tx.payload == {"why": "first"}
-    # Both vouchers are of the same channel: the higher one wins, each claimed once.
-    assert world.chain.claimed(world.chain.accounts[5].address, world.chain.accounts[6].address) == 5_000
+    # Two vouchers on two lanes: each claimed once.
+    assert world.chain.earnings(world.chain.accounts[6].address) == 3_000 + 5_000
 
 
 def test_a_refused_call_is_never_signed_or_stored(funded: World) -> None:
