@@ -51,6 +51,14 @@ def require_chromium() -> None:
     pytest.skip(message)
 
 
+def serve_as_operator(chain: Chain, key: str) -> dict[str, str]:
+    """OPERATOR_KEY for a server whose key the hub names its operator: in v2 the hub pays only
+    claims the operator sent or acknowledged (the session's hub is deployed with its owner)."""
+    operator = Account.from_key(key)
+    chain.send(chain.hub.functions.setOperator(operator.address), chain.owner)
+    return {"OPERATOR_KEY": key}
+
+
 def list_articles(chain: Chain, env: dict[str, str]) -> None:
     """Lists ARTICLES in the server's database, as their creators would with saveResource."""
     with server_services(env) as services:
@@ -147,7 +155,7 @@ def test_a_reader_pays_per_article_without_prompts_and_a_creator_withdraws(
 
     env = {
         **server_env(chain, f"sqlite:///{tmp_path / 'micropayments.db'}", str(tmp_path)),
-        "OPERATOR_KEY": DEV_KEYS[6],
+        **serve_as_operator(chain, DEV_KEYS[6]),
         "SETTLE_MIN_BATCH": "1",
         "SETTLE_MAX_AGE": "0",
         "SETTLE_INTERVAL_MS": "500",
@@ -197,7 +205,7 @@ def test_a_reader_revokes_its_key_and_withdraws_after_the_delay(chain: Chain, tm
     assert built.returncode == 0, built.stderr
     env = {
         **server_env(chain, f"sqlite:///{tmp_path / 'micropayments.db'}", str(tmp_path)),
-        "OPERATOR_KEY": DEV_KEYS[6],
+        **serve_as_operator(chain, DEV_KEYS[6]),
     }
     shutil.rmtree(SCREENSHOTS / "leaving", ignore_errors=True)
     leaver = chain.accounts[9]  # has ether: revoking and withdrawing are its own transactions
