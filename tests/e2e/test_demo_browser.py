@@ -33,7 +33,7 @@ CENT = 10_000  # base units of a 6-decimal stablecoin
 # (creator index in chain.accounts, id, title, description, price)
 ARTICLES = [
     (7, "essay-tipping", "The Quiet Economics of Tipping", "Why a cent is worth asking for.", 2 * CENT),
-    (7, "essay-batches", "Why Payments Settle in Batches", "One claim, many channels.", CENT),
+    (7, "essay-batches", "Why Payments Settle in Batches", "One claim, many lanes.", CENT),
     (8, "guide-session-keys", "A Field Guide to Session Keys", "Pay per read, sign once.", 3 * CENT),
 ]
 

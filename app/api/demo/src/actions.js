@@ -212,7 +212,7 @@ function tick() {
         wallet
           .chainTime()
           .then((time) => {
-            chainOffset = time - now();
+            chainOffset = Math.max(0, time - now()); // the next block is at least now
           })
           .catch(() => {});
       }
@@ -252,7 +252,7 @@ async function onConnected() {
   wallet
     .chainTime()
     .then((time) => {
-      chainOffset = time - now();
+      chainOffset = Math.max(0, time - now()); // the next block is at least now
     })
     .catch(() => {});
   live.subscribe(
