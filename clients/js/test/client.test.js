@@ -253,6 +253,22 @@ describe("deposits and withdrawals", { skip }, () => {
     assert.equal(after.headroom - before.headroom, 50_000n);
   });
 
+  test("a gasless deposit with an EIP-3009 authorization raises the balance once indexed", async () => {
+    const client = payerClient();
+    const before = await client.account(TOKEN);
+
+    const { txHash } = await client.depositWithAuthorization(TOKEN, 30_000n, {
+      validBefore: (await chainTime()) + 3600,
+    });
+
+    assert.match(txHash, /^0x[0-9a-f]{64}$/);
+    const after = await eventually("the server indexes the deposit", async () => {
+      const account = await client.account(TOKEN);
+      return account.balance > before.balance && account;
+    });
+    assert.equal(after.balance - before.balance, 30_000n);
+  });
+
   test("a withdrawal requested by the wallet shows as pending and lowers the headroom", async () => {
     const client = createMicropayments({ url, account: rpcWallet() });
     const before = await client.account(TOKEN);
