@@ -1,5 +1,5 @@
-"""The Starlette application: /graphql over HTTP and WebSocket (graphql-transport-ws), /health,
-and the browser demo at /demo."""
+"""The Starlette application: /graphql over HTTP and WebSocket (graphql-transport-ws), GraphiQL's
+assets at /graphiql, /health, and the browser demo at /demo."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -19,7 +19,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
-from app.api import demo
+from app.api import demo, graphiql
 from app.api.context import Context, build_context, connection_init_token
 from app.api.limits import BodySizeLimit, TokenBuckets, schema_extensions
 from app.api.schema import Schema, build_schema
@@ -51,6 +51,9 @@ class GraphQLApp(GraphQL[Context, None]):
             code = _HTTP_CODES.get(error.status_code, "BAD_REQUEST")
             response = _error(error.status_code, error.reason, code)
         await response(scope, receive, send)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(graphiql.PAGE)  # strawberry's page, with its assets served locally
 
     def parse_json(self, data: str | bytes) -> Any:
         # An HTTP body or query parameter (WebSocket messages go through decode_json). strawberry
@@ -91,6 +94,7 @@ def create_app(services: Services, worker: Worker | None = None) -> Starlette:
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/health", health, methods=["GET"]),
+            *(graphiql.routes() if settings.graphiql else []),
             *demo.routes(),
         ],
         middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
