@@ -41,12 +41,14 @@ class Refused(Refusal):
 
 @strawberry.type(description="A voucher and its signature, as the server accepted them.")
 class SignedVoucher:
-    payer: Address
-    payee: Address
-    token: Address
-    cumulative_amount: Amount
-    purchase: Bytes32
-    signature: Bytes
+    payer: Address = strawberry.field(description="Who signed (or whose session key did).")
+    payee: Address = strawberry.field(description="Who is paid.")
+    token: Address = strawberry.field(description="The token paid in.")
+    cumulative_amount: Amount = strawberry.field(
+        description="Everything the payer has paid the payee in this token so far."
+    )
+    purchase: Bytes32 = strawberry.field(description="The purchase id the voucher is bound to.")
+    signature: Bytes = strawberry.field(description="The signature the server accepted.")
 
     @classmethod
     def from_domain(cls, signed: rules.SignedVoucher) -> SignedVoucher:
@@ -66,14 +68,20 @@ class SignedVoucher:
     "server's latest accepted voucher of the channel (check its signature), `expected` the amount to sign."
 )
 class CumulativeMismatch(Refusal):
-    expected: Amount
-    latest: SignedVoucher | None
+    expected: Amount = strawberry.field(
+        description="The cumulative amount to sign: the latest accepted amount plus the price."
+    )
+    latest: SignedVoucher | None = strawberry.field(
+        description="The latest voucher the server accepted in this channel; null if none."
+    )
 
 
 @strawberry.type(description="The payer's headroom does not cover the price: deposit more.")
 class InsufficientFunds(Refusal):
-    headroom: Amount
-    price: Amount
+    headroom: Amount = strawberry.field(
+        description="What the payer can still spend: balance - pending withdrawal - outstanding."
+    )
+    price: Amount = strawberry.field(description="The price asked.")
 
 
 RefusalType = Refused | CumulativeMismatch | InsufficientFunds

@@ -34,10 +34,12 @@ async def _allowed_tokens(info: Info) -> list[Token]:
 
 @strawberry.type(description="An ERC-20 token the hub has listed.")
 class Token:
-    address: Address
-    symbol: str
-    name: str
-    decimals: int
+    address: Address = strawberry.field(description="The token's contract address.")
+    symbol: str = strawberry.field(description="Its ERC-20 symbol, e.g. USDC.")
+    name: str = strawberry.field(description="Its ERC-20 name.")
+    decimals: int = strawberry.field(
+        description="Decimal places: one token is 10^decimals base units, the unit of every amount."
+    )
     allowed: bool = strawberry.field(description="Whether the hub accepts new deposits of it.")
     eip712_domain = strawberry.field(
         resolver=_token_domain,
@@ -58,8 +60,10 @@ class Token:
 
 @strawberry.type(description="What a client needs to sign for this server: chain, hub, EIP-712 types.")
 class HubConfig:
-    chain_id: SafeInt
-    hub: Address
+    chain_id: SafeInt = strawberry.field(description="The chain the hub is on (EIP-155 chain id).")
+    hub: Address = strawberry.field(
+        description="The MicropaymentHub contract's address: the verifyingContract of vouchers."
+    )
     domain: JSON = strawberry.field(description="The hub's EIP-712 domain.")
     voucher_types: JSON = strawberry.field(description="EIP-712 `types` of a Voucher.")
     signer_authorization_types: JSON = strawberry.field(
@@ -92,11 +96,15 @@ class HubConfig:
 
 @strawberry.type(description="A payer's money in one token, as the server sees it.")
 class Account:
-    payer: Address
-    token: Address
+    payer: Address = strawberry.field(description="The payer's address.")
+    token: Address = strawberry.field(description="The token's contract address.")
     balance: Amount = strawberry.field(description="Deposited and confirmed on chain.")
-    pending_withdrawal: Amount
-    withdrawal_available_at: Timestamp | None
+    pending_withdrawal: Amount = strawberry.field(
+        description="Requested for withdrawal on chain, not yet withdrawn; no longer spendable."
+    )
+    withdrawal_available_at: Timestamp | None = strawberry.field(
+        description="When the pending withdrawal can be completed; null if none is pending."
+    )
     outstanding: Amount = strawberry.field(description="Accepted by the server, not yet claimed.")
     headroom: Amount = strawberry.field(description="What the payer can still spend.")
 
@@ -117,12 +125,14 @@ class Account:
 @strawberry.type(description="What one payer paid one payee in one token.")
 class Channel:
     id: Bytes32 = strawberry.field(description="keccak256(abi.encode(payer, payee, token)).")
-    payer: Address
-    payee: Address
-    token: Address
+    payer: Address = strawberry.field(description="Who pays.")
+    payee: Address = strawberry.field(description="Who is paid: the creator.")
+    token: Address = strawberry.field(description="The token the channel pays in.")
     accepted: Amount = strawberry.field(description="Cumulative amount of the latest accepted voucher.")
     claimed: Amount = strawberry.field(description="Cumulative amount claimed on chain.")
-    updated_at: Timestamp
+    updated_at: Timestamp = strawberry.field(
+        description="When the channel last changed (a voucher accepted or a claim indexed)."
+    )
 
     @classmethod
     def from_domain(cls, view: ChannelView) -> Channel:
@@ -139,27 +149,43 @@ class Channel:
 
 @strawberry.enum(description="Where an accepted voucher is in its life.")
 class ReceiptStatus(Enum):
-    ACCEPTED = "accepted"
-    CLAIMED = "claimed"
-    PAID_OUT = "paid_out"
-    FAILED = "failed"
+    ACCEPTED = strawberry.enum_value(
+        "accepted", description="Accepted by the server and durable; not yet claimed on chain."
+    )
+    CLAIMED = strawberry.enum_value(
+        "claimed", description="A mined hub.claim covers it: the payee's earnings hold it."
+    )
+    PAID_OUT = strawberry.enum_value("paid_out", description="The payee has withdrawn what it earned.")
+    FAILED = strawberry.enum_value(
+        "failed", description="The hub skipped it in a claim; `failure` says why. It will not be paid."
+    )
 
 
 @strawberry.type(description="A voucher the server accepted, with its signature: proof of a payment.")
 class Receipt:
-    id: str
-    payer: Address
-    payee: Address
-    token: Address
-    cumulative_amount: Amount
-    price: Amount
-    purchase: Bytes32
-    resource_id: str
+    id: str = strawberry.field(description="The receipt's id: the same voucher always has the same id.")
+    payer: Address = strawberry.field(description="Who paid.")
+    payee: Address = strawberry.field(description="Who was paid: the creator.")
+    token: Address = strawberry.field(description="The token paid in.")
+    cumulative_amount: Amount = strawberry.field(
+        description="The voucher's amount: everything the payer has paid the payee in this token so far."
+    )
+    price: Amount = strawberry.field(
+        description="What this voucher added to the channel: the resource's price."
+    )
+    purchase: Bytes32 = strawberry.field(
+        description="The voucher's purchase id, which binds it to this one purchase."
+    )
+    resource_id: str = strawberry.field(description="The resource paid for.")
     signer: Address = strawberry.field(description="The payer, or the session key that signed.")
-    signature: Bytes
-    status: ReceiptStatus
-    created_at: Timestamp
-    claim_tx: Bytes32 | None
+    signature: Bytes = strawberry.field(description="The voucher's signature, as the server accepted it.")
+    status: ReceiptStatus = strawberry.field(
+        description="Where the voucher is in its life: accepted, claimed on chain, paid out, or failed."
+    )
+    created_at: Timestamp = strawberry.field(description="When the server accepted the voucher.")
+    claim_tx: Bytes32 | None = strawberry.field(
+        description="The hub.claim transaction that covered the voucher; null until claimed."
+    )
     failure: str | None = strawberry.field(description="Why the claim was skipped, when FAILED.")
 
     @classmethod
@@ -185,12 +211,14 @@ class Receipt:
 
 @strawberry.type(description="A key a payer authorised on chain to sign vouchers in one token.")
 class SessionKey:
-    signer: Address
-    token: Address
+    signer: Address = strawberry.field(description="The session key's address.")
+    token: Address = strawberry.field(description="The token it may sign vouchers in.")
     allowance: Amount = strawberry.field(description="Remaining on chain.")
     outstanding: Amount = strawberry.field(description="Accepted from this key, not yet claimed.")
-    valid_until: Timestamp
-    revoke_at: Timestamp | None
+    valid_until: Timestamp = strawberry.field(description="When the authorization expires on chain.")
+    revoke_at: Timestamp | None = strawberry.field(
+        description="When a revocation the payer requested on chain takes effect; null if none."
+    )
 
     @classmethod
     def from_domain(cls, key: rules.SessionKey) -> SessionKey:
@@ -206,14 +234,16 @@ class SessionKey:
 
 @strawberry.type(description="Something a creator sells, at a price per action.")
 class Resource:
-    id: str
-    payee: Address
-    token: Address
-    price: Amount
-    title: str
-    description: str
-    active: bool
-    created_at: Timestamp
+    id: str = strawberry.field(description="The resource's id, chosen by its creator.")
+    payee: Address = strawberry.field(description="The creator, who is paid for it.")
+    token: Address = strawberry.field(description="The token its price is in.")
+    price: Amount = strawberry.field(
+        description="The price of one action (a read, a download ...) in the token's base units."
+    )
+    title: str = strawberry.field(description="A title for people.")
+    description: str = strawberry.field(description="A description for people; may be empty.")
+    active: bool = strawberry.field(description="Whether it can be paid for now.")
+    created_at: Timestamp = strawberry.field(description="When it was first listed.")
 
     @classmethod
     def from_domain(cls, resource: DomainResource) -> Resource:
@@ -231,11 +261,11 @@ class Resource:
 
 @strawberry.type(description="A creator's money in one token.")
 class Earnings:
-    payee: Address
-    token: Address
+    payee: Address = strawberry.field(description="The creator.")
+    token: Address = strawberry.field(description="The token earned in.")
     accepted: Amount = strawberry.field(description="Accepted by the server, not yet claimed on chain.")
     withdrawable: Amount = strawberry.field(description="Claimed on chain, withdrawable now.")
-    withdrawn: Amount
+    withdrawn: Amount = strawberry.field(description="Withdrawn from the hub so far.")
 
     @classmethod
     def from_domain(cls, view: EarningsView) -> Earnings:
@@ -250,9 +280,9 @@ class Earnings:
 
 @strawberry.type(description="The last block the server's index has applied.")
 class Block:
-    number: SafeInt
-    hash: Bytes32
-    indexed_at: Timestamp
+    number: SafeInt = strawberry.field(description="The block number.")
+    hash: Bytes32 = strawberry.field(description="The block hash.")
+    indexed_at: Timestamp = strawberry.field(description="When the server applied it.")
 
     @classmethod
     def from_domain(cls, block: IndexedBlock) -> Block:
@@ -284,10 +314,10 @@ class Meta:
 )
 class TypedData:
     typed_data: JSON = strawberry.field(description="{domain, types, primaryType, message}.")
-    domain: JSON
-    types: JSON
-    primary_type: str
-    message: JSON
+    domain: JSON = strawberry.field(description="The EIP-712 domain of `typedData`.")
+    types: JSON = strawberry.field(description="The EIP-712 types of `typedData`, EIP712Domain included.")
+    primary_type: str = strawberry.field(description="The type being signed, e.g. Voucher.")
+    message: JSON = strawberry.field(description="The values to sign, integers as decimal strings.")
 
     @classmethod
     def from_domain(cls, payload: dict[str, Any]) -> TypedData:
