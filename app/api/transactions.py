@@ -60,7 +60,10 @@ RelayResult = Annotated[
 ]
 
 
-AuthorizeSessionKeyResult = Annotated[SessionKey | Refused, strawberry.union("AuthorizeSessionKeyResult")]
+AuthorizeSessionKeyResult = Annotated[
+    SessionKey | Refused,
+    strawberry.union("AuthorizeSessionKeyResult", description="The saved session key, or why not."),
+]
 
 
 # ----------------------------------------------------------------------------- queries

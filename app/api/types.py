@@ -171,11 +171,11 @@ class Lane:
 
 @strawberry.type(description="A whole voucher as the server accepted it: enough to claim it on chain.")
 class SignedVoucher:
-    payer: Address
-    token: Address
-    lane: Amount
-    entries: list[Entry]
-    purchase: Bytes32
+    payer: Address = strawberry.field(description="Whose deposit pays.")
+    token: Address = strawberry.field(description="The token paid in.")
+    lane: Amount = strawberry.field(description="The payer's lane.")
+    entries: list[Entry] = strawberry.field(description="Each payee's cumulative amount on the lane.")
+    purchase: Bytes32 = strawberry.field(description="The purchase id the voucher is bound to.")
     signature: Bytes = strawberry.field(description="The payer's or its session key's signature.")
     acknowledgement: Bytes = strawberry.field(description="The operator's countersignature of the voucher.")
     signer: Address = strawberry.field(description="The payer, or the session key that signed.")
