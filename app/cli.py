@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import logging.config
 import os
 import signal
 import sys
@@ -22,6 +23,7 @@ from eth_account import Account
 from web3 import Web3
 from web3.middleware import SignAndSendRawMiddlewareBuilder
 
+from app import logs
 from app.chain.deploy import DEFAULT_WITHDRAW_DELAY, deploy_contract, deploy_hub
 
 log = logging.getLogger("app")
@@ -77,6 +79,7 @@ def _serve(args: argparse.Namespace) -> int:
         port=settings.port,
         workers=args.workers,
         log_level=os.environ.get("LOG_LEVEL", "info").lower(),
+        log_config=logs.config(os.environ),  # also in each worker process
         access_log=False,
     )
     return 0
@@ -192,9 +195,11 @@ def _dev(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(
-        level=os.environ.get("LOG_LEVEL", "INFO"), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    try:
+        logging.config.dictConfig(logs.config(os.environ))
+    except logs.LogConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
     parser = argparse.ArgumentParser(prog="python -m app", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
 

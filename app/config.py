@@ -34,6 +34,7 @@ class Settings:
     port: int
     public_url: str  # what Sign-In with Ethereum messages name as domain and URI
     graphiql: bool
+    metrics: bool
     introspection: bool
     max_body_bytes: int
     max_query_depth: int
@@ -132,6 +133,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         port=port,
         public_url=env.get("PUBLIC_URL", f"http://{host}:{port}").rstrip("/"),
         graphiql=flag("GRAPHIQL", not production),
+        metrics=flag("METRICS", True),
         introspection=flag("INTROSPECTION", not production),
         max_body_bytes=integer("MAX_BODY_BYTES", 256 * 1024, minimum=1024),
         max_query_depth=integer("MAX_QUERY_DEPTH", 10, minimum=2),

@@ -24,7 +24,7 @@ import uvicorn
 from eth_account import Account
 from web3 import Web3
 
-from app import config, server
+from app import config, logs, server
 from app.chain.anvil import DEV_KEYS, Anvil, AnvilError
 from app.chain.deploy import Deployment, deploy_local
 from app.core.types import Address, to_address
@@ -131,6 +131,7 @@ def run(
                 host=settings.host,
                 port=settings.port,
                 log_level=env.get("LOG_LEVEL", "info").lower(),
+                log_config=logs.config(env),
                 access_log=False,
             ),
             on_ready=lambda: print(ready, flush=True),

@@ -15,6 +15,8 @@ limits.py         document limits, rate limit, body size cap
 masking.py        error codes; everything unexpected masked
 schema.py         the schema (built at import time; services come with the context)
 schema_export.py  export_sdl(): the SDL committed as schema.graphql
-app.py            create_app(services): /graphql (HTTP and WebSocket), /health, /demo
+instrumentation.py  /metrics, request latency, pay outcomes (the metrics are app/metrics.py)
+graphiql.py       GraphiQL's page with its scripts served from build/graphiql/, not a CDN
+app.py            create_app(services): /graphql (HTTP and WebSocket), /graphiql, /health, /metrics, /demo
 demo/             the browser demo at /demo (its JS is bundled by scripts/build-demo)
 """

@@ -1,5 +1,5 @@
-"""The Starlette application: /graphql over HTTP and WebSocket (graphql-transport-ws), /health,
-and the browser demo at /demo."""
+"""The Starlette application: /graphql over HTTP and WebSocket (graphql-transport-ws), GraphiQL's
+assets at /graphiql, /health, Prometheus' /metrics, and the browser demo at /demo."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -19,7 +19,7 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
-from app.api import demo
+from app.api import demo, graphiql, instrumentation
 from app.api.context import Context, build_context, connection_init_token
 from app.api.limits import BodySizeLimit, TokenBuckets, schema_extensions
 from app.api.schema import Schema, build_schema
@@ -52,6 +52,9 @@ class GraphQLApp(GraphQL[Context, None]):
             response = _error(error.status_code, error.reason, code)
         await response(scope, receive, send)
 
+    async def render_graphql_ide(self, request: Request) -> Response:
+        return HTMLResponse(graphiql.PAGE)  # strawberry's page, with its assets served locally
+
     def parse_json(self, data: str | bytes) -> Any:
         # An HTTP body or query parameter (WebSocket messages go through decode_json). strawberry
         # answers 400 only to a JSONDecodeError and expects an object (or a batch list): undecodable
@@ -80,7 +83,8 @@ def create_app(services: Services, worker: Worker | None = None) -> Starlette:
     """The ASGI app over `services`, which the caller owns (and closes); `worker` is the
     process's background work, reported by /health."""
     settings = services.settings
-    schema = build_schema(schema_extensions(settings, TokenBuckets(settings.rate_limit_per_minute)))
+    extensions = schema_extensions(settings, TokenBuckets(settings.rate_limit_per_minute))
+    schema = build_schema([*extensions, instrumentation.PayCounter])
     graphql = GraphQLApp(schema, services)
 
     async def health(request: Request) -> JSONResponse:
@@ -91,9 +95,14 @@ def create_app(services: Services, worker: Worker | None = None) -> Starlette:
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Route("/health", health, methods=["GET"]),
+            *(instrumentation.routes(services) if settings.metrics else []),
+            *(graphiql.routes() if settings.graphiql else []),
             *demo.routes(),
         ],
-        middleware=[Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)],
+        middleware=[
+            Middleware(instrumentation.RequestTimer),
+            Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+        ],
     )
 
 

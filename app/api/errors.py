@@ -51,8 +51,10 @@ class CumulativeMismatch(Refusal):
 
 @strawberry.type(description="The payer's headroom does not cover the price: deposit more.")
 class InsufficientFunds(Refusal):
-    headroom: Amount
-    price: Amount
+    headroom: Amount = strawberry.field(
+        description="What the payer can still spend: balance - pending withdrawal - outstanding."
+    )
+    price: Amount = strawberry.field(description="The price asked.")
 
 
 RefusalType = Refused | CumulativeMismatch | InsufficientFunds

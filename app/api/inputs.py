@@ -55,7 +55,7 @@ class SessionGrantInput:
 @strawberry.input(description="A resource to list, or the signed-in creator's listing to update.")
 class ResourceInput:
     id: str = strawberry.field(description="1-128 characters: letters, digits and . _ : / -")
-    token: Address
-    price: Amount
-    title: str
-    description: str = ""
+    token: Address = strawberry.field(description="The token its price is in: one the hub accepts.")
+    price: Amount = strawberry.field(description="The price of one action, in the token's base units.")
+    title: str = strawberry.field(description="A title for people.")
+    description: str = strawberry.field(default="", description="A description for people; may be empty.")

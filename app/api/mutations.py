@@ -36,14 +36,22 @@ IdempotencyKey = Annotated[
 ]
 
 
-async def pay(info: Info, input: PayInput, idempotency_key: IdempotencyKey = None) -> PayResult:
+async def pay(
+    info: Info,
+    input: Annotated[
+        PayInput, strawberry.argument(description="The signed voucher and the resource it pays for.")
+    ],
+    idempotency_key: IdempotencyKey = None,
+) -> PayResult:
     ctx = info.context
     key = check_idempotency_key(idempotency_key)
     return PaymentAccepted.from_domain(await ctx.run(ctx.services.payments.pay, input.to_domain(), key))
 
 
 async def pay_batch(
-    info: Info, inputs: list[PayInput], idempotency_key: IdempotencyKey = None
+    info: Info,
+    inputs: Annotated[list[PayInput], strawberry.argument(description="Signed vouchers, at most MAX_BATCH.")],
+    idempotency_key: IdempotencyKey = None,
 ) -> list[PayResult]:
     ctx = info.context
     check_idempotency_key(idempotency_key)
@@ -57,7 +65,10 @@ async def pay_batch(
 
 
 async def sign_in(
-    info: Info, message: str, signature: Bytes, idempotency_key: IdempotencyKey = None
+    info: Info,
+    message: Annotated[str, strawberry.argument(description="The signInMessage text, exactly as signed.")],
+    signature: Annotated[Bytes, strawberry.argument(description="Its EIP-191 personal_sign signature.")],
+    idempotency_key: IdempotencyKey = None,
 ) -> SignInResult:
     ctx = info.context
     check_idempotency_key(idempotency_key)
@@ -74,7 +85,9 @@ async def sign_out(info: Info, idempotency_key: IdempotencyKey = None) -> bool:
 
 
 async def save_resource(
-    info: Info, input: ResourceInput, idempotency_key: IdempotencyKey = None
+    info: Info,
+    input: Annotated[ResourceInput, strawberry.argument(description="The resource to list or update.")],
+    idempotency_key: IdempotencyKey = None,
 ) -> SaveResourceResult:
     ctx = info.context
     check_idempotency_key(idempotency_key)

@@ -52,19 +52,33 @@ async def tokens(info: Info) -> list[Token]:
     return [Token.from_domain(t) for t in await info.context.run(info.context.services.catalog.tokens)]
 
 
-async def account(info: Info, payer: Address, token: Address) -> Account:
+async def account(
+    info: Info,
+    payer: Annotated[Address, strawberry.argument(description="The payer's address.")],
+    token: Annotated[Address, strawberry.argument(description="The token's contract address.")],
+) -> Account:
     ctx = info.context
     return Account.from_domain(await ctx.run(ctx.services.accounts.account, payer, token))
 
 
-async def lanes(info: Info, payer: Address) -> list[Lane]:
+async def lanes(
+    info: Info, payer: Annotated[Address, strawberry.argument(description="The payer whose lanes to list.")]
+) -> list[Lane]:
     ctx = info.context
     ctx.require_owner(payer)
     return [Lane.from_domain(v) for v in await ctx.run(ctx.services.accounts.lanes, payer)]
 
 
 async def receipts(
-    info: Info, first: int = DEFAULT_PAGE_SIZE, after: str | None = None, payer: OwnAddress = None
+    info: Info,
+    first: Annotated[
+        int, strawberry.argument(description="How many items, 1-100 (20 by default).")
+    ] = DEFAULT_PAGE_SIZE,
+    after: Annotated[
+        str | None,
+        strawberry.argument(description="The `endCursor` of the previous page; omit it for the first page."),
+    ] = None,
+    payer: OwnAddress = None,
 ) -> Connection[Receipt]:
     ctx = info.context
     owner = ctx.require_owner(payer) if payer is not None else ctx.signed_in()
@@ -74,7 +88,15 @@ async def receipts(
 
 
 async def sales(
-    info: Info, first: int = DEFAULT_PAGE_SIZE, after: str | None = None, payee: OwnAddress = None
+    info: Info,
+    first: Annotated[
+        int, strawberry.argument(description="How many items, 1-100 (20 by default).")
+    ] = DEFAULT_PAGE_SIZE,
+    after: Annotated[
+        str | None,
+        strawberry.argument(description="The `endCursor` of the previous page; omit it for the first page."),
+    ] = None,
+    payee: OwnAddress = None,
 ) -> Connection[Receipt]:
     ctx = info.context
     owner = ctx.require_owner(payee) if payee is not None else ctx.signed_in()
@@ -83,7 +105,9 @@ async def sales(
     return connection(rows, first, key=lambda row: row[0], node=lambda row: Receipt.from_domain(row[1]))
 
 
-async def receipt(info: Info, id: str) -> Receipt | None:
+async def receipt(
+    info: Info, id: Annotated[str, strawberry.argument(description="The receipt's id.")]
+) -> Receipt | None:
     ctx = info.context
     address = ctx.signed_in()
     found = await ctx.run(ctx.services.accounts.receipt, id)
@@ -92,13 +116,25 @@ async def receipt(info: Info, id: str) -> Receipt | None:
     return Receipt.from_domain(found)
 
 
-async def session_keys(info: Info, payer: Address) -> list[SessionKey]:
+async def session_keys(
+    info: Info, payer: Annotated[Address, strawberry.argument(description="The payer who registered them.")]
+) -> list[SessionKey]:
     ctx = info.context
     return [SessionKey.from_domain(k) for k in await ctx.run(ctx.services.accounts.session_keys, payer)]
 
 
 async def resources(
-    info: Info, payee: Address | None = None, first: int = DEFAULT_PAGE_SIZE, after: str | None = None
+    info: Info,
+    payee: Annotated[
+        Address | None, strawberry.argument(description="Only this creator's resources.")
+    ] = None,
+    first: Annotated[
+        int, strawberry.argument(description="How many items, 1-100 (20 by default).")
+    ] = DEFAULT_PAGE_SIZE,
+    after: Annotated[
+        str | None,
+        strawberry.argument(description="The `endCursor` of the previous page; omit it for the first page."),
+    ] = None,
 ) -> Connection[Resource]:
     ctx = info.context
     limit, cursor = page_size(first) + 1, decode_str_cursor(after)
@@ -106,12 +142,18 @@ async def resources(
     return connection(rows, first, key=lambda row: row.id, node=Resource.from_domain)
 
 
-async def resource(info: Info, id: str) -> Resource | None:
+async def resource(
+    info: Info, id: Annotated[str, strawberry.argument(description="The resource's id.")]
+) -> Resource | None:
     found = await info.context.run(info.context.services.catalog.resource, id)
     return None if found is None else Resource.from_domain(found)
 
 
-async def earnings(info: Info, payee: Address, token: Address) -> Earnings:
+async def earnings(
+    info: Info,
+    payee: Annotated[Address, strawberry.argument(description="The creator (the signed-in address).")],
+    token: Annotated[Address, strawberry.argument(description="The token's contract address.")],
+) -> Earnings:
     ctx = info.context
     ctx.require_owner(payee)
     return Earnings.from_domain(await ctx.run(ctx.services.accounts.earnings, payee, token))
@@ -119,10 +161,16 @@ async def earnings(info: Info, payee: Address, token: Address) -> Earnings:
 
 async def voucher_to_sign(
     info: Info,
-    payer: Address,
-    resource_id: str,
-    signer: Address | None = None,
-    purchase: Bytes32 | None = None,
+    payer: Annotated[Address, strawberry.argument(description="Who will sign and pay.")],
+    resource_id: Annotated[str, strawberry.argument(description="The resource to pay for.")],
+    signer: Annotated[
+        Address | None,
+        strawberry.argument(description="A session key with a grant: sign on its lane. Default: the wallet."),
+    ] = None,
+    purchase: Annotated[
+        Bytes32 | None,
+        strawberry.argument(description="A purchase id to reuse (a retry); random by default."),
+    ] = None,
 ) -> VoucherToSign:
     ctx = info.context
     return VoucherToSign.from_domain(
@@ -132,11 +180,17 @@ async def voucher_to_sign(
 
 async def grant_to_sign(
     info: Info,
-    payer: Address,
-    signer: Address,
-    max_total: Amount,
-    valid_until: Timestamp | None = None,
-    token: Address | None = None,
+    payer: Annotated[Address, strawberry.argument(description="The payer who signs the grant.")],
+    signer: Annotated[Address, strawberry.argument(description="The session key to authorise.")],
+    max_total: Annotated[
+        Amount, strawberry.argument(description="The most the key's lane may ever total, in base units.")
+    ],
+    valid_until: Annotated[
+        Timestamp | None, strawberry.argument(description="The key's expiry (chain time); default 30 days.")
+    ] = None,
+    token: Annotated[
+        Address | None, strawberry.argument(description="The token it pays in; default the first listed.")
+    ] = None,
 ) -> TypedData:
     ctx = info.context
     if token is None:
@@ -151,7 +205,13 @@ async def grant_to_sign(
 
 
 async def permit_to_sign(
-    info: Info, owner: Address, token: Address, amount: Amount, deadline: Timestamp
+    info: Info,
+    owner: Annotated[Address, strawberry.argument(description="The payer, who owns the tokens.")],
+    token: Annotated[
+        Address, strawberry.argument(description="The token to deposit: it must support EIP-2612.")
+    ],
+    amount: Annotated[Amount, strawberry.argument(description="What to deposit, in base units.")],
+    deadline: Annotated[Timestamp, strawberry.argument(description="When the permit expires.")],
 ) -> TypedData:
     ctx = info.context
     return TypedData.from_domain(
@@ -161,11 +221,17 @@ async def permit_to_sign(
 
 async def receive_authorization_to_sign(
     info: Info,
-    payer: Address,
-    token: Address,
-    amount: Amount,
-    valid_after: Timestamp,
-    valid_before: Timestamp,
+    payer: Annotated[Address, strawberry.argument(description="The payer, who owns the tokens.")],
+    token: Annotated[
+        Address, strawberry.argument(description="The token to deposit: it must support EIP-3009.")
+    ],
+    amount: Annotated[Amount, strawberry.argument(description="What to deposit, in base units.")],
+    valid_after: Annotated[
+        Timestamp, strawberry.argument(description="The authorization is valid only after this time.")
+    ],
+    valid_before: Annotated[
+        Timestamp, strawberry.argument(description="The authorization is valid only before this time.")
+    ],
 ) -> TypedData:
     ctx = info.context
     authorization = ctx.services.typed_data.receive_authorization
@@ -174,7 +240,12 @@ async def receive_authorization_to_sign(
     )
 
 
-async def sign_in_message(info: Info, address: Address) -> str:
+async def sign_in_message(
+    info: Info,
+    address: Annotated[
+        Address, strawberry.argument(description="The address that will sign in (EIP-55 checksummed).")
+    ],
+) -> str:
     return await info.context.run(info.context.services.auth.challenge, address)
 
 

@@ -25,7 +25,7 @@ MAX_IDEMPOTENCY_KEY = 128
 
 @strawberry.type(description="The voucher is accepted; the receipt is durable.")
 class PaymentAccepted:
-    receipt: Receipt
+    receipt: Receipt = strawberry.field(description="The receipt: proof of the payment.")
 
     @classmethod
     def from_domain(cls, receipt: DomainReceipt) -> PaymentAccepted:
@@ -34,9 +34,12 @@ class PaymentAccepted:
 
 @strawberry.type(description="A signed-in session: send `token` as `Authorization: Bearer <token>`.")
 class Session:
-    token: str
-    address: Address
-    expires_at: Timestamp
+    token: str = strawberry.field(
+        description="Send it as `Authorization: Bearer <token>` (over WebSocket, as `authorization` in "
+        "connection_init)."
+    )
+    address: Address = strawberry.field(description="The signed-in address.")
+    expires_at: Timestamp = strawberry.field(description="When the session ends.")
 
     @classmethod
     def from_domain(cls, session: tuple[str, Address, int]) -> Session:
@@ -44,9 +47,9 @@ class Session:
         return cls(token=token, address=address, expires_at=Timestamp(expires_at))
 
 
-@strawberry.type
+@strawberry.type(description="The resource is listed (or updated) as asked.")
 class ResourceSaved:
-    resource: Resource
+    resource: Resource = strawberry.field(description="The resource as saved.")
 
     @classmethod
     def from_domain(cls, resource: DomainResource) -> ResourceSaved:
@@ -54,10 +57,16 @@ class ResourceSaved:
 
 
 PayResult = Annotated[
-    PaymentAccepted | CumulativeMismatch | InsufficientFunds | Refused, strawberry.union("PayResult")
+    PaymentAccepted | CumulativeMismatch | InsufficientFunds | Refused,
+    strawberry.union("PayResult", description="What pay returns: a receipt, or why not."),
 ]
-SignInResult = Annotated[Session | Refused, strawberry.union("SignInResult")]
-SaveResourceResult = Annotated[ResourceSaved | Refused, strawberry.union("SaveResourceResult")]
+SignInResult = Annotated[
+    Session | Refused, strawberry.union("SignInResult", description="A session, or why not.")
+]
+SaveResourceResult = Annotated[
+    ResourceSaved | Refused,
+    strawberry.union("SaveResourceResult", description="The saved resource, or why not."),
+]
 
 
 def pay_result(outcome: DomainReceipt | core.Refusal) -> PayResult:

@@ -27,7 +27,9 @@ log = logging.getLogger(__name__)
 _OWNER = " Only to the signed-in owner."
 
 
-@strawberry.type
+@strawberry.type(
+    description="What the server knows: the hub, accounts, receipts, resources, payloads to sign."
+)
 class Query:
     config = strawberry.field(
         resolver=queries.config, description="The chain, the hub and the EIP-712 types to sign."
@@ -128,7 +130,7 @@ class Query:
     )
 
 
-@strawberry.type
+@strawberry.type(description="Payments, sign-in, listings, and transactions the operator relays.")
 class Mutation:
     pay = strawberry.mutation(
         resolver=mutations.pay,
@@ -169,7 +171,7 @@ class Mutation:
     )
 
 
-@strawberry.type
+@strawberry.type(description="Live updates over WebSocket (graphql-transport-ws).")
 class Subscription:
     account_changed = strawberry.subscription(
         resolver=subscriptions.account_changed,

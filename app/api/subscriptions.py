@@ -11,6 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from typing import Annotated
+
+import strawberry
 
 from app.api.context import Context, Info
 from app.api.types import Account, Earnings, Receipt
@@ -50,7 +53,11 @@ async def _still_signed_in(ctx: Context) -> None:
         raise Unauthenticated("the session has ended: sign in again and resubscribe")
 
 
-async def account_changed(info: Info, payer: Address, token: Address) -> AsyncGenerator[Account, None]:
+async def account_changed(
+    info: Info,
+    payer: Annotated[Address, strawberry.argument(description="The payer's address.")],
+    token: Annotated[Address, strawberry.argument(description="The token's contract address.")],
+) -> AsyncGenerator[Account, None]:
     ctx = info.context
 
     def relevant(change: Change) -> bool:
@@ -61,7 +68,10 @@ async def account_changed(info: Info, payer: Address, token: Address) -> AsyncGe
             yield Account.from_domain(await ctx.run(ctx.services.accounts.account, payer, token))
 
 
-async def receipts_changed(info: Info, payer: Address) -> AsyncGenerator[Receipt, None]:
+async def receipts_changed(
+    info: Info,
+    payer: Annotated[Address, strawberry.argument(description="The payer (the signed-in address).")],
+) -> AsyncGenerator[Receipt, None]:
     ctx = info.context
     ctx.require_owner(payer)
 
@@ -82,7 +92,11 @@ async def receipts_changed(info: Info, payer: Address) -> AsyncGenerator[Receipt
                 yield Receipt.from_domain(receipt)
 
 
-async def earnings_changed(info: Info, payee: Address, token: Address) -> AsyncGenerator[Earnings, None]:
+async def earnings_changed(
+    info: Info,
+    payee: Annotated[Address, strawberry.argument(description="The creator (the signed-in address).")],
+    token: Annotated[Address, strawberry.argument(description="The token's contract address.")],
+) -> AsyncGenerator[Earnings, None]:
     ctx = info.context
     ctx.require_owner(payee)
 

@@ -23,11 +23,11 @@ from app.services.transactions import Submitted
 
 @strawberry.type(description="An unsigned transaction for the user's own wallet (eth_sendTransaction).")
 class TransactionRequest:
-    chain_id: SafeInt
-    to: Address
-    data: Bytes
-    value: Amount
-    description: str
+    chain_id: SafeInt = strawberry.field(description="The chain to send it on.")
+    to: Address = strawberry.field(description="The contract to call: the hub.")
+    data: Bytes = strawberry.field(description="The calldata.")
+    value: Amount = strawberry.field(description="Wei to send: always 0.")
+    description: str = strawberry.field(description="What the transaction does, for people.")
 
     @classmethod
     def from_domain(cls, request: TxRequest) -> TransactionRequest:
@@ -44,50 +44,78 @@ class TransactionRequest:
     description="The operator sent the transaction and pays its gas; the index shows its effect."
 )
 class RelayedTransaction:
-    tx_hash: Bytes32
-    nonce: SafeInt
+    tx_hash: Bytes32 = strawberry.field(
+        description="The transaction's hash (a fee bump may replace it: follow the index, not the hash)."
+    )
+    nonce: SafeInt = strawberry.field(description="The operator's nonce for it.")
 
     @classmethod
     def from_domain(cls, submitted: Submitted) -> RelayedTransaction:
         return cls(tx_hash=Bytes32(submitted.tx_hash), nonce=SafeInt(submitted.nonce))
 
 
-RelayResult = Annotated[RelayedTransaction | Refused, strawberry.union("RelayResult")]
+RelayResult = Annotated[
+    RelayedTransaction | Refused,
+    strawberry.union("RelayResult", description="The relayed transaction, or why it was not sent."),
+]
 
 
-AuthorizeSessionKeyResult = Annotated[SessionKey | Refused, strawberry.union("AuthorizeSessionKeyResult")]
+AuthorizeSessionKeyResult = Annotated[
+    SessionKey | Refused,
+    strawberry.union("AuthorizeSessionKeyResult", description="The saved session key, or why not."),
+]
 
 
 # ----------------------------------------------------------------------------- queries
 
 
-async def export_vouchers(info: Info, payee: Address) -> JSON:
+async def export_vouchers(
+    info: Info,
+    payee: Annotated[Address, strawberry.argument(description="The creator (the signed-in address).")],
+) -> JSON:
     ctx = info.context
     ctx.require_owner(payee)
     return JSON(await ctx.run(ctx.services.exits.export, payee))
 
 
-async def claim_transaction(info: Info, payee: Address) -> TransactionRequest:
+async def claim_transaction(
+    info: Info,
+    payee: Annotated[Address, strawberry.argument(description="The creator (the signed-in address).")],
+) -> TransactionRequest:
     ctx = info.context
     ctx.require_owner(payee)
     return TransactionRequest.from_domain(await ctx.run(ctx.services.exits.claim_tx, payee))
 
 
-async def withdraw_earnings_transaction(info: Info, token: Address, to: Address) -> TransactionRequest:
+async def withdraw_earnings_transaction(
+    info: Info,
+    token: Annotated[Address, strawberry.argument(description="The token to withdraw earnings of.")],
+    to: Annotated[Address, strawberry.argument(description="Where the earnings go.")],
+) -> TransactionRequest:
     return TransactionRequest.from_domain(info.context.services.exits.withdraw_earnings_tx(token, to))
 
 
-async def request_withdrawal_transaction(info: Info, token: Address, amount: Amount) -> TransactionRequest:
+async def request_withdrawal_transaction(
+    info: Info,
+    token: Annotated[Address, strawberry.argument(description="The token to withdraw.")],
+    amount: Annotated[Amount, strawberry.argument(description="How much, in base units.")],
+) -> TransactionRequest:
     return TransactionRequest.from_domain(
         info.context.services.exits.request_withdrawal_tx(token, int(amount))
     )
 
 
-async def cancel_withdrawal_transaction(info: Info, token: Address) -> TransactionRequest:
+async def cancel_withdrawal_transaction(
+    info: Info,
+    token: Annotated[Address, strawberry.argument(description="The token of the pending withdrawal.")],
+) -> TransactionRequest:
     return TransactionRequest.from_domain(info.context.services.exits.cancel_withdrawal_tx(token))
 
 
-async def withdraw_transaction(info: Info, token: Address) -> TransactionRequest:
+async def withdraw_transaction(
+    info: Info,
+    token: Annotated[Address, strawberry.argument(description="The token of the requested withdrawal.")],
+) -> TransactionRequest:
     return TransactionRequest.from_domain(info.context.services.exits.withdraw_tx(token))
 
 
@@ -95,7 +123,13 @@ async def withdraw_transaction(info: Info, token: Address) -> TransactionRequest
 
 
 async def authorize_session_key(
-    info: Info, grant: SessionGrantInput, signature: Bytes, idempotency_key: IdempotencyKey = None
+    info: Info,
+    grant: Annotated[
+        SessionGrantInput,
+        strawberry.argument(description="The SessionGrant the payer signed (see grantToSign)."),
+    ],
+    signature: Annotated[Bytes, strawberry.argument(description="The payer's EIP-712 signature of it.")],
+    idempotency_key: IdempotencyKey = None,
 ) -> AuthorizeSessionKeyResult:
     ctx = info.context
     check_idempotency_key(idempotency_key)
@@ -103,17 +137,19 @@ async def authorize_session_key(
     return SessionKey.from_grant(saved)
 
 
-async def revoke_session_key_transaction(info: Info, signer: Address) -> TransactionRequest:
+async def revoke_session_key_transaction(
+    info: Info, signer: Annotated[Address, strawberry.argument(description="The session key to revoke.")]
+) -> TransactionRequest:
     return TransactionRequest.from_domain(info.context.services.exits.revoke_signer_tx(signer))
 
 
 async def deposit_with_permit(
     info: Info,
-    payer: Address,
-    token: Address,
-    amount: Amount,
-    deadline: Timestamp,
-    signature: Bytes,
+    payer: Annotated[Address, strawberry.argument(description="The payer, who signed the permit.")],
+    token: Annotated[Address, strawberry.argument(description="The token to deposit.")],
+    amount: Annotated[Amount, strawberry.argument(description="What to deposit, in base units (as signed).")],
+    deadline: Annotated[Timestamp, strawberry.argument(description="The permit's deadline (as signed).")],
+    signature: Annotated[Bytes, strawberry.argument(description="The payer's EIP-2612 permit signature.")],
     idempotency_key: IdempotencyKey = None,
 ) -> RelayResult:
     ctx = info.context
@@ -125,13 +161,17 @@ async def deposit_with_permit(
 
 async def deposit_with_authorization(
     info: Info,
-    payer: Address,
-    token: Address,
-    amount: Amount,
-    valid_after: Timestamp,
-    valid_before: Timestamp,
-    nonce: Bytes32,
-    signature: Bytes,
+    payer: Annotated[Address, strawberry.argument(description="The payer, who signed the authorization.")],
+    token: Annotated[Address, strawberry.argument(description="The token to deposit.")],
+    amount: Annotated[Amount, strawberry.argument(description="What to deposit, in base units (as signed).")],
+    valid_after: Annotated[
+        Timestamp, strawberry.argument(description="Valid only after this time (as signed).")
+    ],
+    valid_before: Annotated[
+        Timestamp, strawberry.argument(description="Valid only before this time (as signed).")
+    ],
+    nonce: Annotated[Bytes32, strawberry.argument(description="The authorization's nonce (as signed).")],
+    signature: Annotated[Bytes, strawberry.argument(description="The payer's EIP-3009 signature.")],
     idempotency_key: IdempotencyKey = None,
 ) -> RelayResult:
     ctx = info.context

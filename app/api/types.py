@@ -36,10 +36,12 @@ async def _allowed_tokens(info: Info) -> list[Token]:
 
 @strawberry.type(description="An ERC-20 token the hub has listed.")
 class Token:
-    address: Address
-    symbol: str
-    name: str
-    decimals: int
+    address: Address = strawberry.field(description="The token's contract address.")
+    symbol: str = strawberry.field(description="Its ERC-20 symbol, e.g. USDC.")
+    name: str = strawberry.field(description="Its ERC-20 name.")
+    decimals: int = strawberry.field(
+        description="Decimal places: one token is 10^decimals base units, the unit of every amount."
+    )
     allowed: bool = strawberry.field(description="Whether the hub accepts new deposits of it.")
     eip712_domain = strawberry.field(
         resolver=_token_domain,
@@ -60,8 +62,10 @@ class Token:
 
 @strawberry.type(description="What a client needs to sign for this server: chain, hub, EIP-712 types.")
 class HubConfig:
-    chain_id: SafeInt
-    hub: Address
+    chain_id: SafeInt = strawberry.field(description="The chain the hub is on (EIP-155 chain id).")
+    hub: Address = strawberry.field(
+        description="The MicropaymentHub contract's address: the verifyingContract of vouchers."
+    )
     domain: JSON = strawberry.field(description="The hub's EIP-712 domain.")
     voucher_types: JSON = strawberry.field(description="EIP-712 `types` of a PayerVoucher (with Entry).")
     session_grant_types: JSON = strawberry.field(description="EIP-712 `types` of a SessionGrant.")
@@ -100,11 +104,15 @@ class HubConfig:
 
 @strawberry.type(description="A payer's money in one token, as the server sees it.")
 class Account:
-    payer: Address
-    token: Address
+    payer: Address = strawberry.field(description="The payer's address.")
+    token: Address = strawberry.field(description="The token's contract address.")
     balance: Amount = strawberry.field(description="Deposited and confirmed on chain.")
-    pending_withdrawal: Amount
-    withdrawal_available_at: Timestamp | None
+    pending_withdrawal: Amount = strawberry.field(
+        description="Requested for withdrawal on chain, not yet withdrawn; no longer spendable."
+    )
+    withdrawal_available_at: Timestamp | None = strawberry.field(
+        description="When the pending withdrawal can be completed; null if none is pending."
+    )
     outstanding: Amount = strawberry.field(description="Accepted by the server, not yet claimed.")
     headroom: Amount = strawberry.field(description="What the payer can still spend.")
 
@@ -134,8 +142,8 @@ class Entry:
 
 @strawberry.type(description="One of a payer's lanes: an ordered vector of cumulative amounts per payee.")
 class Lane:
-    payer: Address
-    token: Address
+    payer: Address = strawberry.field(description="Whose lane it is.")
+    token: Address = strawberry.field(description="The token its amounts are in.")
     lane: Amount = strawberry.field(description="The lane's number.")
     signer: Address = strawberry.field(description="Who signs on it: the payer's wallet, or one session key.")
     entries: list[Entry] = strawberry.field(description="The last accepted vector.")
@@ -144,7 +152,7 @@ class Lane:
     blocked: str | None = strawberry.field(
         description="Why the chain would skip its next claim (the hub's SkipReason), until something changes."
     )
-    updated_at: Timestamp
+    updated_at: Timestamp = strawberry.field(description="When a voucher or a claim last changed it.")
 
     @classmethod
     def from_domain(cls, view: LaneView) -> Lane:
@@ -163,11 +171,11 @@ class Lane:
 
 @strawberry.type(description="A whole voucher as the server accepted it: enough to claim it on chain.")
 class SignedVoucher:
-    payer: Address
-    token: Address
-    lane: Amount
-    entries: list[Entry]
-    purchase: Bytes32
+    payer: Address = strawberry.field(description="Whose deposit pays.")
+    token: Address = strawberry.field(description="The token paid in.")
+    lane: Amount = strawberry.field(description="The payer's lane.")
+    entries: list[Entry] = strawberry.field(description="Each payee's cumulative amount on the lane.")
+    purchase: Bytes32 = strawberry.field(description="The purchase id the voucher is bound to.")
     signature: Bytes = strawberry.field(description="The payer's or its session key's signature.")
     acknowledgement: Bytes = strawberry.field(description="The operator's countersignature of the voucher.")
     signer: Address = strawberry.field(description="The payer, or the session key that signed.")
@@ -189,10 +197,16 @@ class SignedVoucher:
 
 @strawberry.enum(description="Where an accepted voucher is in its life.")
 class ReceiptStatus(Enum):
-    ACCEPTED = "accepted"
-    CLAIMED = "claimed"
-    PAID_OUT = "paid_out"
-    FAILED = "failed"
+    ACCEPTED = strawberry.enum_value(
+        "accepted", description="Accepted by the server and durable; not yet claimed on chain."
+    )
+    CLAIMED = strawberry.enum_value(
+        "claimed", description="A mined hub.claim covers it: the payee's earnings hold it."
+    )
+    PAID_OUT = strawberry.enum_value("paid_out", description="The payee has withdrawn what it earned.")
+    FAILED = strawberry.enum_value(
+        "failed", description="The hub skipped it in a claim; `failure` says why. It will not be paid."
+    )
 
 
 async def _receipt_voucher(root: Receipt, info: Info) -> SignedVoucher:
@@ -202,24 +216,34 @@ async def _receipt_voucher(root: Receipt, info: Info) -> SignedVoucher:
 
 @strawberry.type(description="A voucher the server accepted, with its signature: proof of a payment.")
 class Receipt:
-    id: str = strawberry.field(description="Derived from the voucher's EIP-712 digest.")
-    payer: Address
-    payee: Address = strawberry.field(description="The creator this payment went to.")
-    token: Address
+    id: str = strawberry.field(
+        description="Derived from the voucher's EIP-712 digest: the same voucher always has the same id."
+    )
+    payer: Address = strawberry.field(description="Who paid.")
+    payee: Address = strawberry.field(description="Who was paid: the creator.")
+    token: Address = strawberry.field(description="The token paid in.")
     lane: Amount = strawberry.field(description="The payer's lane the voucher extended.")
-    cumulative_amount: Amount = strawberry.field(description="The payee's amount in the signed vector.")
-    price: Amount = strawberry.field(description="What this action cost.")
-    purchase: Bytes32
-    resource_id: str
+    cumulative_amount: Amount = strawberry.field(
+        description="The payee's amount in the signed vector: everything this lane has paid it so far."
+    )
+    price: Amount = strawberry.field(description="What this voucher added: the resource's price.")
+    purchase: Bytes32 = strawberry.field(
+        description="The voucher's purchase id, which binds it to this one purchase."
+    )
+    resource_id: str = strawberry.field(description="The resource paid for.")
     signer: Address = strawberry.field(description="The payer, or the session key that signed.")
-    signature: Bytes
+    signature: Bytes = strawberry.field(description="The voucher's signature, as the server accepted it.")
     acknowledgement: Bytes = strawberry.field(
         description="The operator's countersignature (EIP-712 Acknowledgement of the voucher's digest): "
         "with it anyone can claim the voucher on chain."
     )
-    status: ReceiptStatus
-    created_at: Timestamp
-    claim_tx: Bytes32 | None
+    status: ReceiptStatus = strawberry.field(
+        description="Where the voucher is in its life: accepted, claimed on chain, paid out, or failed."
+    )
+    created_at: Timestamp = strawberry.field(description="When the server accepted the voucher.")
+    claim_tx: Bytes32 | None = strawberry.field(
+        description="The hub.claim transaction that covered the voucher; null until claimed."
+    )
     failure: str | None = strawberry.field(description="Why the chain can never pay it, when FAILED.")
     voucher: SignedVoucher = strawberry.field(
         resolver=_receipt_voucher, description="The whole vector this receipt signed."
@@ -251,14 +275,17 @@ class Receipt:
 
 @strawberry.type(description="A session key: a grant the payer signed once, no transaction.")
 class SessionKey:
-    payer: Address
+    payer: Address = strawberry.field(description="The payer who signed the grant.")
     signer: Address = strawberry.field(description="The key's address.")
-    token: Address
+    token: Address = strawberry.field(description="The token it pays in.")
     lane: Amount = strawberry.field(description="The only lane it signs on.")
     max_total: Amount = strawberry.field(description="The most its lane may ever total.")
     spent: Amount = strawberry.field(description="Its lane's total so far.")
     valid_until: Timestamp = strawberry.field(description="Its expiry, in chain time.")
-    revoked_at: Timestamp | None = strawberry.field(description="When its revocation takes effect on chain.")
+    revoked_at: Timestamp | None = strawberry.field(
+        description="When its revocation takes effect on chain (the server refuses the key from the moment "
+        "it sees the revocation); null if never revoked."
+    )
 
     @classmethod
     def from_domain(cls, view: SessionKeyView) -> SessionKey:
@@ -281,14 +308,16 @@ class SessionKey:
 
 @strawberry.type(description="Something a creator sells, at a price per action.")
 class Resource:
-    id: str
-    payee: Address
-    token: Address
-    price: Amount
-    title: str
-    description: str
-    active: bool
-    created_at: Timestamp
+    id: str = strawberry.field(description="The resource's id, chosen by its creator.")
+    payee: Address = strawberry.field(description="The creator, who is paid for it.")
+    token: Address = strawberry.field(description="The token its price is in.")
+    price: Amount = strawberry.field(
+        description="The price of one action (a read, a download ...) in the token's base units."
+    )
+    title: str = strawberry.field(description="A title for people.")
+    description: str = strawberry.field(description="A description for people; may be empty.")
+    active: bool = strawberry.field(description="Whether it can be paid for now.")
+    created_at: Timestamp = strawberry.field(description="When it was first listed.")
 
     @classmethod
     def from_domain(cls, resource: DomainResource) -> Resource:
@@ -306,11 +335,11 @@ class Resource:
 
 @strawberry.type(description="A creator's money in one token.")
 class Earnings:
-    payee: Address
-    token: Address
+    payee: Address = strawberry.field(description="The creator.")
+    token: Address = strawberry.field(description="The token earned in.")
     accepted: Amount = strawberry.field(description="Accepted by the server, not yet claimed on chain.")
     withdrawable: Amount = strawberry.field(description="Claimed on chain, withdrawable now.")
-    withdrawn: Amount
+    withdrawn: Amount = strawberry.field(description="Withdrawn from the hub so far.")
 
     @classmethod
     def from_domain(cls, view: EarningsView) -> Earnings:
@@ -325,9 +354,9 @@ class Earnings:
 
 @strawberry.type(description="The last block the server's index has applied.")
 class Block:
-    number: SafeInt
-    hash: Bytes32
-    indexed_at: Timestamp
+    number: SafeInt = strawberry.field(description="The block number.")
+    hash: Bytes32 = strawberry.field(description="The block hash.")
+    indexed_at: Timestamp = strawberry.field(description="When the server applied it.")
 
     @classmethod
     def from_domain(cls, block: IndexedBlock) -> Block:
@@ -359,10 +388,10 @@ class Meta:
 )
 class TypedData:
     typed_data: JSON = strawberry.field(description="{domain, types, primaryType, message}.")
-    domain: JSON
-    types: JSON
-    primary_type: str
-    message: JSON
+    domain: JSON = strawberry.field(description="The EIP-712 domain of `typedData`.")
+    types: JSON = strawberry.field(description="The EIP-712 types of `typedData`, EIP712Domain included.")
+    primary_type: str = strawberry.field(description="The type being signed, e.g. Voucher.")
+    message: JSON = strawberry.field(description="The values to sign, integers as decimal strings.")
 
     @classmethod
     def from_domain(cls, payload: dict[str, Any]) -> TypedData:

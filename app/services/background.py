@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 
+from app import metrics
 from app.core.errors import Transient
 from app.services.indexer import Indexer, ReorgTooDeep
 from app.services.leadership import Leadership
@@ -75,7 +76,10 @@ class Worker:
                 self._transactions.tick()
             if self._settler is not None and time.monotonic() >= self._next_settle:
                 self._next_settle = time.monotonic() + self._settle_interval
-                self._settler.settle_once()
+                settled = self._settler.settle_once()
+                if settled.submitted:
+                    metrics.settlement_batches.inc(len(settled.submitted))
+                    metrics.settlement_lanes.inc(settled.lanes)
         except Transient as error:
             if self.error != str(error):
                 log.warning("paused: %s", error)

@@ -77,6 +77,7 @@ class Services:
 
     def close(self) -> None:
         self.payments.close()
+        self.relay.close()
         self.bus.close()
         self.db.dispose()
 

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from app import metrics
 from app.chain.operator import Broadcast, Call, Operator
 from app.services.clock import Clock
 from app.store import transactions as store
@@ -141,6 +142,8 @@ class TxManager:
                 status = "mined" if mined.success else "reverted"
                 with self._db.transaction() as conn:
                     store.finish(conn, tx, status, mined.block_number)
+                metrics.operator_transactions.labels(tx.kind, status).inc()
+                metrics.operator_gas.labels(tx.kind).inc(mined.gas_used)
                 log.info(
                     "%s nonce %d %s in block %d (gas %d)",
                     tx.kind,

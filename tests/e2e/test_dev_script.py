@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -44,6 +45,7 @@ def test_scripts_dev_runs_the_seeded_product_from_a_fresh_clone_until_ctrl_c(tmp
     clone_working_tree(clone)
     if REUSE_INSTALL:
         reuse_installed_packages(clone)
+    status_before = git_status(clone)
     chain_port, http_port = two_free_ports()
     url = f"http://127.0.0.1:{http_port}"
     output = tmp_path / "dev.log"
@@ -60,6 +62,8 @@ def test_scripts_dev_runs_the_seeded_product_from_a_fresh_clone_until_ctrl_c(tmp
         health = wait_until_healthy(process, url, output)
         deployment = json.loads((clone / ".data" / "deployment.json").read_text())
         assert health["hub"] == deployment["hub"]
+        # Installing, compiling and bundling write only ignored files (the lock stays as committed).
+        assert git_status(clone) == status_before
 
         printed = output.read_text()
         for shown in (
@@ -81,6 +85,9 @@ def test_scripts_dev_runs_the_seeded_product_from_a_fresh_clone_until_ctrl_c(tmp
         graphiql = httpx.get(f"{url}/graphql", headers={"accept": "text/html"}, timeout=10)
         assert graphiql.status_code == 200
         assert "graphiql" in graphiql.text.lower()
+        assert "unpkg.com" not in graphiql.text  # its scripts and styles come from the server
+        for asset in re.findall(r'(?:src|href)="(/graphiql/[^"]+)"', graphiql.text):
+            assert httpx.get(f"{url}{asset}", timeout=10).status_code == 200, asset
 
         articles = [edge["node"] for edge in graphql(url, RESOURCES)["resources"]["edges"]]
         ada, ben = (Account.from_key(DEV_KEYS[i]).address for i in (7, 8))
@@ -101,6 +108,14 @@ def test_scripts_dev_runs_the_seeded_product_from_a_fresh_clone_until_ctrl_c(tmp
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
     shutil.rmtree(clone)  # a clean install is large; dev.log stays
+
+
+def git_status(clone: Path) -> str:
+    git = shutil.which("git")
+    assert git is not None
+    return subprocess.run(
+        [git, "status", "--porcelain"], cwd=clone, check=True, capture_output=True
+    ).stdout.decode()
 
 
 def clone_working_tree(destination: Path) -> None:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -24,7 +23,6 @@ from app.store.database import Database
 from tests.builders import accept, address, new_key
 
 if TYPE_CHECKING:  # v1, until the lead's v2 Payments service and factories land
-    from app.services.payments import PayRequest
     from app.services.runtime import Services
     from tests.factories import Chain
 
@@ -60,30 +58,6 @@ class World:
         payee = to_address(creator or self.chain.accounts[9].address)
         self.services.catalog.save(payee, resource_id, self.token, price, f"Title of {resource_id}")
         return payee
-
-    def request(
-        self,
-        payer: LocalAccount,
-        resource_id: str,
-        cumulative: int,
-        signer: LocalAccount | None = None,
-        purchase: bytes | None = None,
-    ) -> PayRequest:
-        from app.core.eip712 import Voucher, voucher_digest  # type: ignore[attr-defined]
-        from app.services.payments import PayRequest
-        from tests.factories import sign_digest
-
-        resource = self.services.catalog.resource(resource_id)
-        assert resource is not None
-        voucher = Voucher(
-            payer=to_address(payer.address),
-            payee=resource.payee,
-            token=resource.token,
-            cumulative_amount=cumulative,
-            purchase=purchase or os.urandom(32),
-        )
-        signature = sign_digest((signer or payer).key, voucher_digest(self.services.domain, voucher))
-        return PayRequest(voucher=voucher, signature=signature, resource_id=resource_id)
 
 
 def new_payer() -> LocalAccount:
