@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from app.chain.anvil import DEV_KEYS
-from tests.e2e.conftest import open_marketplace, server_env
+from tests.e2e.conftest import open_marketplace, serve_as_operator, server_env
 from tests.e2e.servers import ROOT, Server
 from tests.factories import Chain
 
@@ -70,7 +70,7 @@ def test_js_client_passes_its_tests_against_a_real_server(chain: Chain, tmp_path
     node = node_binary()
     env = {
         **server_env(chain, f"sqlite:///{tmp_path / 'micropayments.db'}", str(tmp_path)),
-        "OPERATOR_KEY": DEV_KEYS[6],
+        **serve_as_operator(chain, DEV_KEYS[6]),
     }
     chain.deposit(chain.accounts[WALLET], DEPOSIT)
     market = open_marketplace(chain, env, payers=1, creators=1, price=PRICE, deposit=DEPOSIT)

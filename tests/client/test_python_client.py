@@ -22,7 +22,7 @@ from app.client import Micropayments, MicropaymentsError, TransportError
 from app.core.eip712 import Entry, PayerVoucher, digest
 from app.core.types import to_address
 from tests.client.fake_server import wire
-from tests.e2e.conftest import open_marketplace, server_env
+from tests.e2e.conftest import open_marketplace, serve_as_operator, server_env
 from tests.e2e.servers import Server
 from tests.factories import Chain, new_key, sign_digest
 
@@ -44,7 +44,7 @@ def market(chain: Chain, tmp_path: Path) -> Iterator[Market]:
     """A server with an operator key, one funded payer and one creator selling ARTICLE at PRICE."""
     env = {
         **server_env(chain, f"sqlite:///{tmp_path / 'micropayments.db'}", str(tmp_path)),
-        "OPERATOR_KEY": DEV_KEYS[6],
+        **serve_as_operator(chain, DEV_KEYS[6]),
     }
     marketplace = open_marketplace(chain, env, payers=1, creators=1, price=PRICE, deposit=DEPOSIT)
     server = Server(env, tmp_path / "server.log").start()

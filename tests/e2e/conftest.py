@@ -46,6 +46,13 @@ def server_env(chain: Chain, database_url: str, data_dir: str) -> dict[str, str]
     }
 
 
+def serve_as_operator(chain: Chain, key: str) -> dict[str, str]:
+    """OPERATOR_KEY for a server whose key the hub names its operator: in v2 the hub pays only
+    claims the operator sent or acknowledged (the session's hub is deployed with its owner)."""
+    chain.send(chain.hub.functions.setOperator(Account.from_key(key).address), chain.owner)
+    return {"OPERATOR_KEY": key}
+
+
 @dataclass(frozen=True)
 class Marketplace:
     payers: list[LocalAccount]

@@ -22,7 +22,7 @@ from starlette.applications import Starlette
 from app.api import demo
 from app.chain.anvil import DEV_KEYS
 from app.core.types import to_address
-from tests.e2e.conftest import server_env, server_services
+from tests.e2e.conftest import serve_as_operator, server_env, server_services
 from tests.e2e.servers import ROOT, Server
 from tests.factories import Chain
 
@@ -49,14 +49,6 @@ def require_chromium() -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(message + ", and CI must run the browser test")
     pytest.skip(message)
-
-
-def serve_as_operator(chain: Chain, key: str) -> dict[str, str]:
-    """OPERATOR_KEY for a server whose key the hub names its operator: in v2 the hub pays only
-    claims the operator sent or acknowledged (the session's hub is deployed with its owner)."""
-    operator = Account.from_key(key)
-    chain.send(chain.hub.functions.setOperator(operator.address), chain.owner)
-    return {"OPERATOR_KEY": key}
 
 
 def list_articles(chain: Chain, env: dict[str, str]) -> None:
