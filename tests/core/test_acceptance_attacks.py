@@ -19,6 +19,7 @@ from eth_account.signers.local import LocalAccount
 from sqlalchemy import insert, update
 
 from app.core import ledger
+from app.core.claims import FLAG_ACKNOWLEDGEMENT, ClaimBlock, encode_claim
 from app.core.eip712 import PayerVoucher, SessionGrant, digest
 from app.core.errors import (
     BadSignature,
@@ -305,3 +306,32 @@ def test_a_voucher_that_pays_a_second_payee_too_is_refused(shop: Shop) -> None:
     entries = ledger.raised(ledger.raised((), shop.creators[0], 10_000), to_address(second.address), 900_000)
     with pytest.raises(Refusal):
         shop.payments.pay(shop.request(reader, 0, entries=entries))
+
+
+# ================================================================ more findings (these fail)
+
+
+def test_finding_the_same_voucher_offered_for_another_resource_is_refused(shop: Shop) -> None:
+    """FINDING (low). The same voucher again returns its receipt (idempotency by digest), whatever
+    resource it is offered for now. A client that buys article A, then sends that same voucher for
+    article B of the same creator, gets a receipt back without an error and without paying again; only
+    its `resource_id` (A) tells them apart, so a shop that unlocks on "pay succeeded" gives B for free.
+    `purchase` does not help: the server never checks what it binds."""
+    reader = Account.create()
+    shop.deposit(reader, 1_000_000)
+    shop.catalog.save(shop.creators[0], "article-0-bis", TOKEN, 10_000, "Another article, same creator")
+    request = shop.request(reader, 0)
+    shop.payments.pay(request)
+    with pytest.raises(Refusal):
+        shop.payments.pay(replace(request, resource_id="article-0-bis"))
+
+
+def test_finding_an_empty_acknowledgement_is_encoded_with_its_flag() -> None:
+    """FINDING (info). app/core/claims.py sets the acknowledgement flag when the acknowledgement is
+    truthy but writes its length prefix when it is not None: b"" gives two stray bytes the hub reads as
+    the entry count and the first entry (the block, and every later one, misparses or reverts)."""
+    creator = to_address("0x" + "11" * 20)
+    voucher = PayerVoucher(to_address("0x" + "22" * 20), TOKEN, 0, (ledger.Entry(creator, 5),), bytes(32))
+    data = encode_claim([ClaimBlock(voucher=voucher, signature=bytes(65), acknowledgement=b"")])
+    flags = data[1 + 20 + 60]
+    assert flags & FLAG_ACKNOWLEDGEMENT, "two length bytes were written without the flag that announces them"
