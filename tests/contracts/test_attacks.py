@@ -14,7 +14,7 @@ from web3.contract import Contract
 from web3.exceptions import ContractLogicError
 
 from app.chain.deploy import contract, deploy_hub
-from app.core.claims import ClaimBlock
+from app.core.claims import ClaimBlock, encode_claim
 from app.core.eip712 import Acknowledgement, Domain, Entries, PayerVoucher, digest, entries_hash
 from app.core.types import UINT128_MAX
 from tests.conftest import WITHDRAW_DELAY
@@ -32,6 +32,7 @@ from tests.contracts.lanes import (
     skipped,
     skipped_event,
 )
+from tests.contracts.test_weird_tokens import arm, assert_solvent, held, reentrant_setup
 from tests.factories import Chain, new_key, reverts_with, sign, sign_digest, to_compact, to_high_s
 
 DEPOSIT = 10_000_000
@@ -556,6 +557,54 @@ def test_an_eip1271_answer_counts_only_as_the_exact_magic_word(chain: Chain) -> 
             assert claimed(chain, receipt) == [claimed_event(voucher, wallet, 100)], name
         else:
             assert skipped(chain, receipt) == [skipped_event(voucher, "BadSignature")], name
+
+
+# ================================================================ reentrancy and exits
+
+
+def test_a_claim_reentered_from_a_withdrawals_transfer_cannot_spend_the_withdrawn_money(chain: Chain) -> None:
+    """claim has no guard (it calls no token): a token that calls it from inside withdraw's transfer
+    sees the balance already lowered, so the payer's exit and an acknowledged claim never both get it."""
+    token, payer, payee, watched = reentrant_setup(chain)  # balance 2,000,000; 1,000,000 withdrawable
+    voucher = make_voucher(chain, payer.address, {payee.address: 1_500_000}, lane=9, token=token)
+    data = encode_claim([acknowledged(chain, voucher, payer)])
+    arm(chain, token, "claim", token.address, data)
+
+    receipt = chain.send(chain.hub.functions.withdraw(token.address), payer)
+
+    assert skipped(chain, receipt) == [skipped_event(voucher, "InsufficientBalance")]
+    assert chain.balance(payer.address, token) == 1_000_000
+    assert_solvent(chain, token, watched)
+
+    # What is left after the withdrawal is claimable from inside it, and no more.
+    smaller = make_voucher(chain, payer.address, {payee.address: 600_000}, lane=9, token=token)
+    chain.send(chain.hub.functions.requestWithdrawal(token.address, 400_000), payer)
+    chain.increase_time(WITHDRAW_DELAY)
+    arm(chain, token, "claim", token.address, encode_claim([acknowledged(chain, smaller, payer)]))
+    before = held(token, payer.address)
+    receipt = chain.send(chain.hub.functions.withdraw(token.address), payer)
+    assert claimed(chain, receipt) == [claimed_event(smaller, payer.address, 600_000)]
+    assert chain.balance(payer.address, token) == 0
+    assert held(token, payer.address) == before + 400_000
+    assert_solvent(chain, token, watched)
+
+
+def test_a_claim_mined_one_second_before_available_at_beats_the_withdrawal(chain: Chain) -> None:
+    payer, creator = funded_payer(chain), chain.accounts[4]
+    receipt = chain.send(chain.hub.functions.requestWithdrawal(chain.usdc.address, DEPOSIT), payer)
+    [event] = chain.events(receipt, "WithdrawalRequested")
+    voucher = make_voucher(chain, payer.address, {creator.address: 4_000})
+
+    mine_at(chain, event["availableAt"] - 1)
+    with reverts_with(chain.hub, "WithdrawalNotReady", event["availableAt"]):
+        chain.send(chain.hub.functions.withdraw(chain.usdc.address), payer)
+    mine_at(chain, event["availableAt"] - 1)
+    chain.claim([acknowledged(chain, voucher, payer)], sender=creator)
+    mine_at(chain, event["availableAt"])
+    chain.send(chain.hub.functions.withdraw(chain.usdc.address), payer)
+
+    assert chain.earnings(creator.address) == 4_000
+    assert chain.balance(payer.address) == 0
 
 
 # ================================================================ fees

@@ -20,7 +20,7 @@ from sqlalchemy import insert, update
 
 from app.core import ledger
 from app.core.claims import FLAG_ACKNOWLEDGEMENT, ClaimBlock, encode_claim
-from app.core.eip712 import PayerVoucher, SessionGrant, digest
+from app.core.eip712 import Acknowledgement, PayerVoucher, SessionGrant, digest
 from app.core.errors import (
     BadSignature,
     InsufficientFunds,
@@ -335,3 +335,38 @@ def test_finding_an_empty_acknowledgement_is_encoded_with_its_flag() -> None:
     data = encode_claim([ClaimBlock(voucher=voucher, signature=bytes(65), acknowledgement=b"")])
     flags = data[1 + 20 + 60]
     assert flags & FLAG_ACKNOWLEDGEMENT, "two length bytes were written without the flag that announces them"
+
+
+def test_finding_a_grant_on_a_lane_the_store_cannot_hold_is_a_refusal(shop: Shop) -> None:
+    """FINDING (info). check_grant_shape takes lanes up to 2^64 - 1, the store's columns hold 2^63 - 1:
+    a grant on lane 2^63 ends in OverflowError (a 500), where payments.py refuses such a lane cleanly."""
+    reader, key = Account.create(), Account.create()
+    with pytest.raises(Refusal):
+        authorize(shop, reader, key, lane=2**63)
+
+
+# ================================================================ acknowledgements never leak
+
+
+def test_a_refused_voucher_never_carries_its_acknowledgement(shop: Shop) -> None:
+    """_verify signs the acknowledgement before the rules are applied (outside the lock): a refusal
+    must not carry it, or a payer would have an acknowledged voucher the server never counted."""
+    reader, second = Account.create(), Account.create()
+    second_ = to_address(second.address)
+    shop.deposit(reader, 15_000)
+    shop.payments.pay(shop.request(reader, 0))
+    attempts = [
+        shop.request(reader, 0),  # above the headroom
+        # the article's creator plus the payer's second address: not the lane's last vector + price
+        shop.request(
+            reader, 0, entries=ledger.raised(ledger.raised((), shop.creators[0], 20_000), second_, 1)
+        ),
+    ]
+    for request in attempts:
+        voucher_digest = digest(DOMAIN, request.voucher)
+        acknowledgement = sign(digest(DOMAIN, Acknowledgement(voucher_digest)), OPERATOR.key)
+        with pytest.raises(Refusal) as refused:
+            shop.payments.pay(request)
+        shown = repr(refused.value.fields) + refused.value.message
+        assert acknowledgement.hex() not in shown
+        assert repr(acknowledgement) not in shown
