@@ -596,11 +596,12 @@ def test_a_claim_mined_one_second_before_available_at_beats_the_withdrawal(chain
     voucher = make_voucher(chain, payer.address, {creator.address: 4_000})
 
     mine_at(chain, event["availableAt"] - 1)
+    receipt = chain.claim([acknowledged(chain, voucher, payer)], sender=creator)
+    assert chain.w3.eth.get_block(receipt["blockNumber"])["timestamp"] == event["availableAt"] - 1
     with reverts_with(chain.hub, "WithdrawalNotReady", event["availableAt"]):
         chain.send(chain.hub.functions.withdraw(chain.usdc.address), payer)
-    mine_at(chain, event["availableAt"] - 1)
-    chain.claim([acknowledged(chain, voucher, payer)], sender=creator)
     mine_at(chain, event["availableAt"])
+    chain.w3.provider.make_request("evm_mine", [])  # type: ignore[arg-type]
     chain.send(chain.hub.functions.withdraw(chain.usdc.address), payer)
 
     assert chain.earnings(creator.address) == 4_000
