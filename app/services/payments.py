@@ -188,7 +188,7 @@ class Payments:
                     grants_wanted={(v.payer, i.signer, v.token, v.lane)
                                    for i in items for v in [i.request.voucher] if i.signer != v.payer},
                 )  # fmt: skip
-                chain_now = payments.chain_time(conn) or now
+                chain_now = max(payments.chain_time(conn) or 0, now)
                 replays = idempotency.find_many(conn, wanted_keys)
                 saved: list[tuple[str, str, bytes, str]] = []
                 for job in jobs:
@@ -237,6 +237,14 @@ class Payments:
         rid = receipt_id(item.digest)
         existing = group.receipts.get(rid) or next((r for r in group.new_receipts if r.id == rid), None)
         if existing is not None:
+            if existing.resource_id != item.resource.id:
+                # One voucher buys one thing: offered again for another resource, it would unlock
+                # that one without paying for it.
+                raise ResourceMismatch(
+                    f"this voucher already paid for {existing.resource_id!r}: sign a new one for "
+                    f"{item.resource.id!r}",
+                    resource=existing.resource_id,
+                )
             return existing  # the same voucher again: same receipt, charged once
         account = group.accounts.get((voucher.payer, voucher.token))
         if account is None:
@@ -254,7 +262,7 @@ class Payments:
                     "the signature is malformed, or signed by neither the payer nor a session key "
                     "with a grant for this lane: authorise the key first"
                 )
-        if lane.exists and lane.signer != item.signer and lane.seq > 0:
+        if lane.seq > 0 and lane.signer != item.signer:
             # A lane belongs to one signer: the wallet's lanes and each key's lane stay apart, so a
             # key's cap (the sum of its lane's vector) only ever counts what that key signed.
             raise SignerNotAuthorized(

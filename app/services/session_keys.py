@@ -10,7 +10,7 @@ from app.core import ledger
 from app.core.eip712 import Domain, SessionGrant, digest
 from app.core.errors import BadSignature, InvalidInput, UnknownToken
 from app.core.signatures import recover
-from app.services.payments import Erc1271Check
+from app.services.payments import MAX_STORED_LANE, Erc1271Check
 from app.store import catalog, payments
 from app.store.database import Database
 
@@ -30,6 +30,8 @@ class SessionKeys:
         """Saves a grant the payer signed (ECDSA, or EIP-1271 for a contract wallet), after the
         checks the hub will make when the key's vouchers are claimed."""
         ledger.check_grant_shape(grant)
+        if grant.lane > MAX_STORED_LANE:
+            raise InvalidInput(f"lane {grant.lane} was not handed out by this server: use grantToSign")
         grant_digest = digest(self._domain, grant)
         if recover(grant_digest, signature) != grant.payer and not (
             self._erc1271 is not None and self._erc1271(grant.payer, grant_digest, signature)
@@ -38,7 +40,7 @@ class SessionKeys:
         with self._db.transaction() as conn:
             if grant.token not in {t.address for t in catalog.list_tokens(conn)}:
                 raise UnknownToken(f"the hub has not listed token {grant.token}", token=grant.token)
-            now = payments.chain_time(conn) or self._clock()
+            now = max(payments.chain_time(conn) or 0, self._clock())
             if grant.valid_until < now + self._settle_margin:
                 raise InvalidInput(
                     f"validUntil must leave at least {self._settle_margin} s to settle the key's vouchers"
@@ -52,9 +54,19 @@ class SessionKeys:
                 raise InvalidInput(
                     f"lane {grant.lane} is already signed on by {owner}: ask grantToSign for a fresh lane"
                 )
+            key = (grant.payer, grant.signer, grant.token, grant.lane)
+            existing = payments.find_grants(conn, [key]).get(key)
+            if existing is not None:
+                if existing.grant != grant:
+                    # The vouchers it already signed are claimed with the grant they were accepted
+                    # under: a new cap or expiry for the same key and lane would strand them.
+                    raise InvalidInput(
+                        "this key already has a grant on this lane, which cannot change: authorise a new key"
+                    )
+                return existing
             payments.save_grant(conn, grant, signature, self._clock())
-            saved = payments.find_grants(conn, [(grant.payer, grant.signer, grant.token, grant.lane)])
-        return saved[(grant.payer, grant.signer, grant.token, grant.lane)]
+            saved = payments.find_grants(conn, [key])
+        return saved[key]
 
     def list(self, payer: str) -> list[ledger.Grant]:
         with self._db.read() as conn:

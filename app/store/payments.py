@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Row, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, and_, bindparam, func, insert, select, update
 
 from app.core import ledger
 from app.core.eip712 import Entries, Entry, PayerVoucher, SessionGrant
@@ -61,9 +61,7 @@ def chain_time(conn: Connection) -> int | None:
 
 
 def save_grant(conn: Connection, grant: SessionGrant, signature: bytes, now: int) -> None:
-    key = (grants.c.payer == grant.payer, grants.c.signer == grant.signer,
-           grants.c.token == grant.token, grants.c.lane == grant.lane)  # fmt: skip
-    conn.execute(delete(grants).where(*key))
+    """Saves a new grant; a grant once saved never changes (see SessionKeys.authorize)."""
     conn.execute(
         insert(grants).values(
             payer=grant.payer, signer=grant.signer, token=grant.token, lane=grant.lane,
