@@ -49,7 +49,10 @@ Erc1271Check = Callable[[Address, bytes, bytes], bool]
 Acknowledge = Callable[[bytes], bytes]
 """(the Acknowledgement's EIP-712 digest) -> the operator's signature of it."""
 
-MAX_STORED_LANE = 2**63 - 1  # lanes are BigInteger columns; the server hands out small numbers
+# Lanes are BigInteger columns: the server hands out small numbers.
+MAX_STORED_LANE = 2**63 - 1
+# A lane the chain skipped for one of these takes no more vouchers.
+_DEAD = {reason.name for reason in ledger.FINAL_SKIPS}
 
 
 @dataclass(frozen=True)
@@ -262,6 +265,12 @@ class Payments:
                     "the signature is malformed, or signed by neither the payer nor a session key "
                     "with a grant for this lane: authorise the key first"
                 )
+        if lane.blocked in _DEAD:
+            raise SignerNotAuthorized(
+                f"the chain can no longer pay lane {voucher.lane} ({lane.blocked}): ask voucherToSign "
+                "for another lane, or authorise a new key",
+                lane=voucher.lane,
+            )
         if lane.seq > 0 and lane.signer != item.signer:
             # A lane belongs to one signer: the wallet's lanes and each key's lane stay apart, so a
             # key's cap (the sum of its lane's vector) only ever counts what that key signed.

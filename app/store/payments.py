@@ -119,14 +119,14 @@ def next_free_lane(conn: Connection, payer: Address, token: Address) -> int:
 
 def wallet_lane(conn: Connection, payer: Address, token: Address, payee: Address) -> int:
     """The lane the payer's wallet signs on: its newest wallet lane, unless that one is full and
-    does not pay `payee` yet; then a fresh lane."""
+    does not pay `payee` yet, or the chain can no longer pay it; then a fresh lane."""
     row = conn.execute(
-        select(lanes.c.lane)
+        select(lanes.c.lane, lanes.c.blocked)
         .where(lanes.c.payer == payer, lanes.c.token == token, lanes.c.signer == payer)
         .order_by(lanes.c.lane.desc())
         .limit(1)
     ).first()
-    if row is None:
+    if row is None or row.blocked in {reason.name for reason in ledger.FINAL_SKIPS}:
         return next_free_lane(conn, payer, token)
     entries = lane_vector(conn, payer, token, row.lane)
     if len(ledger.raised(entries, payee, 1)) > ledger.MAX_LANE_ENTRIES:
@@ -194,6 +194,7 @@ class LaneState:
     latest: Receipt | None  # the lane's newest receipt
     exists: bool  # False: the lane's first voucher is in this group
     oldest_unclaimed_at: int | None
+    blocked: str | None = None  # why the chain skipped the lane's last claim (a SkipReason name)
     changed: set[Address] = field(default_factory=set)  # payees whose amount this group raised
 
 
@@ -261,6 +262,7 @@ def lock_group(
             latest=None if latest is None else _receipt(latest),
             exists=True,
             oldest_unclaimed_at=lane_row.oldest_unclaimed_at,
+            blocked=lane_row.blocked,
         )
     found_receipts: dict[str, Receipt] = {}
     for id_chunk in _chunks(sorted(receipt_ids)):
