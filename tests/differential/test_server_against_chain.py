@@ -17,6 +17,7 @@ import os
 import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 from eth_account import Account
@@ -33,33 +34,19 @@ from hypothesis.stateful import (
 )
 from web3 import Web3
 
-from app import config
 from app.core.claims import ClaimBlock, encode_claim
 from app.core.eip712 import Entry, PayerVoucher, SessionGrant, digest
 from app.core.errors import Refusal
 from app.core.signatures import sign
 from app.core.types import to_address
-from app.services import runtime
-from app.services.payments import PayRequest
 from app.services.runtime import Services
+from tests.differential.conftest import SETTLE_MARGIN, build_server, pay, settle
 from tests.factories import Chain
 
 pytestmark = pytest.mark.slow
 
 PRICES = {"note": 3_000, "article": 10_000, "report": 40_000}
-SETTLE_MARGIN = 600
-URGENCY = 1_800
 STEP = 900  # time passes in steps no longer than half the settler's urgency, the settler running in between
-
-
-class ChainClock:
-    """The server's clock is the chain's: a test moves time on the chain only."""
-
-    def __init__(self, chain: Chain) -> None:
-        self._chain = chain
-
-    def __call__(self) -> int:
-        return self._chain.timestamp()
 
 
 @dataclass
@@ -89,20 +76,7 @@ def make_machine(chain: Chain) -> type[RuleBasedStateMachine]:
             super().__init__()
             self.snapshot = chain.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
             self.directory = tempfile.TemporaryDirectory()
-            env = {
-                "RPC_URL": chain.w3.provider.endpoint_uri,  # type: ignore[attr-defined]
-                "HUB_ADDRESS": chain.hub.address,
-                "DATABASE_URL": f"sqlite:///{self.directory.name}/server.db",
-                "DATA_DIR": self.directory.name,
-                "CONFIRMATIONS": "0",
-                "OPERATOR_KEY": "0x" + bytes(chain.owner.key).hex(),
-                "SETTLE_MARGIN": str(SETTLE_MARGIN),
-                "SETTLE_URGENCY": str(URGENCY),
-                "SETTLE_MIN_BATCH": "1000",
-                "SETTLE_MAX_AGE": str(10**9),
-            }
-            self.services: Services = runtime.build(config.load(env), clock=ChainClock(chain))
-            self.sync()  # the tokens the hub lists
+            self.services: Services = build_server(chain, Path(self.directory.name))
             self.payers = [Payer(a, Account.create()) for a in payer_accounts]
             self.ledger = Ledger()
             for creator in creators:
@@ -126,12 +100,7 @@ def make_machine(chain: Chain) -> type[RuleBasedStateMachine]:
             self.services.indexer.sync_once()
 
         def settle(self, force: bool) -> None:
-            settler = self.services.settler
-            assert settler is not None
-            result = settler.settle_once(force=force)
-            for submitted in result.submitted:
-                settler.transactions.wait(submitted.nonce)
-            self.sync()
+            settle(self.services, force=force)
 
         def settle_everything(self) -> None:
             for _ in range(4):
@@ -207,19 +176,7 @@ def make_machine(chain: Chain) -> type[RuleBasedStateMachine]:
         def _pay(self, payer: LocalAccount, signer: LocalAccount | None, creator: int, item: str) -> None:
             resource = f"{item}-{creators[creator].address[-4:]}"
             try:
-                to_sign = self.services.typed_data.voucher(
-                    to_address(payer.address),
-                    resource,
-                    None if signer is None else to_address(signer.address),
-                )
-                message = to_sign.typed_data["message"]
-                voucher = PayerVoucher(
-                    message["payer"], message["token"], message["lane"],
-                    tuple(Entry(e["payee"], e["cumulativeAmount"]) for e in message["entries"]),
-                    bytes.fromhex(message["purchase"][2:]),
-                )  # fmt: skip
-                signature = sign(digest(self.services.domain, voucher), (signer or payer).key)
-                receipt = self.services.payments.pay(PayRequest(voucher, signature, resource))
+                receipt = pay(self.services, payer, resource, signer)
             except Refusal:
                 return  # refused: nothing was acknowledged, nothing is owed
             self.ledger.acknowledged[receipt.payee] += receipt.price
