@@ -68,3 +68,47 @@ def test_two_servers_accept_exactly_what_the_headroom_allows(chain: Chain, tmp_p
         if result and result["__typename"] == "PaymentAccepted"
     )
     assert set(accepted_per_payer.values()) == {AFFORDABLE}
+
+
+def test_two_servers_never_both_accept_two_vouchers_that_extend_the_same_vector(
+    chain: Chain, tmp_path: Path
+) -> None:
+    lanes_per_payer = 50
+    with postgres_database() as database_url:
+        env = server_env(chain, database_url, str(tmp_path))
+        market = open_marketplace(chain, env, PAYERS, 2, PRICE, deposit=2 * lanes_per_payer * PRICE)
+        # Two wallets of one payer race on each fresh lane: one pays the first creator, the other
+        # the second, both from the empty vector, one through each server at the same moment.
+        first, second = Vouchers(chain), Vouchers(chain)
+        races = [
+            [
+                [first.pay_input(payer, lane, 0, market.creators[0].address, PRICE)],
+                [second.pay_input(payer, lane, 1, market.creators[1].address, PRICE)],
+            ]
+            for payer in market.payers
+            for lane in range(lanes_per_payer)
+        ]
+        servers = [Server(env, tmp_path / f"server-{n}.log").start() for n in range(2)]
+        try:
+            sent = [fork for race in races for fork in race]  # even: the first server; odd: the second
+            results = asyncio.run(send_all([s.url for s in servers], sent, concurrency=48))
+        finally:
+            for server in servers:
+                server.stop()
+
+        database = Database(database_url)
+        try:
+            with database.read() as conn:
+                token = to_address(chain.usdc.address)
+                for payer in market.payers:
+                    account = payments.get_account(conn, to_address(payer.address), token)
+                    assert account is not None
+                    assert account.outstanding == lanes_per_payer * PRICE
+        finally:
+            database.dispose()
+
+    outcomes = Counter(
+        tuple(sorted(r["__typename"] if r else "no answer" for r in results[i : i + 2]))
+        for i in range(0, len(results), 2)
+    )
+    assert outcomes == {("CumulativeMismatch", "PaymentAccepted"): PAYERS * lanes_per_payer}
