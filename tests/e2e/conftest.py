@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import accumulate
 from typing import Any
 
 import httpx
@@ -161,8 +162,9 @@ async def send_all(
     order of the lanes and their pays; None for a pay that got no answer (connection refused or
     reset: the server was killed)."""
     limit = asyncio.Semaphore(concurrency)
-    starts = [sum(len(lane) for lane in lanes[:i]) for i in range(len(lanes))]
-    results: list[dict[str, Any] | None] = [None] * sum(len(lane) for lane in lanes)
+    ends = list(accumulate(len(lane) for lane in lanes))
+    starts = [0, *ends][:-1]
+    results: list[dict[str, Any] | None] = [None] * (ends[-1] if ends else 0)
 
     async def one(client: httpx.AsyncClient, index: int, pay: dict[str, Any]) -> None:
         async with limit:
