@@ -88,6 +88,9 @@ def test_three_payers_three_creators_a_thousand_actions_each_are_all_accounted_f
         chain.send(chain.hub.functions.withdrawEarnings(chain.usdc.address, creator.address), creator)
         assert chain.usdc.functions.balanceOf(creator.address).call() - before == earned
     withdraw_everything(chain, market.payers)
+    spent = len(creators) * ACTIONS * PRICE
+    for payer in market.payers:  # charged exactly what was acknowledged, once
+        assert chain.usdc.functions.balanceOf(payer.address).call() == deposit - spent
 
     reconciled = run_cli(env, "reconcile")
     assert reconciled.returncode == 0, reconciled.stdout + reconciled.stderr
