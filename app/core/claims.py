@@ -60,7 +60,10 @@ def _encode_block(block: ClaimBlock, index: dict[str, int]) -> bytes:
     assert len(voucher.entries) <= MAX_LANE_ENTRIES
     previous = {entry.payee: entry.cumulative_amount for entry in block.previous}
     assert previous.keys() <= {entry.payee for entry in voucher.entries}, "payees are never dropped"
-    flags = (FLAG_GRANT if block.grant else 0) | (FLAG_ACKNOWLEDGEMENT if block.acknowledgement else 0)
+    # The flag announces exactly the fields written below (an empty acknowledgement still has its length).
+    flags = (FLAG_GRANT if block.grant is not None else 0) | (
+        FLAG_ACKNOWLEDGEMENT if block.acknowledgement is not None else 0
+    )
     out = bytearray()
     out += bytes.fromhex(voucher.payer[2:])
     out += voucher.lane.to_bytes(8, "big")

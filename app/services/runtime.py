@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from eth_account import Account
+
 from app.chain.deploy import Deployment
 from app.chain.hub import HubClient
 from app.chain.interface import Hub, NotAToken
@@ -98,6 +100,21 @@ def build(settings: Settings, clock: Clock = system_clock) -> Services:
         raise ConfigError(
             f"no MicropaymentHub answers at {hub_address} on chain {chain_id}: check HUB_ADDRESS"
         )
+    if settings.operator_key:
+        # Acknowledgements by any other key than the hub's operator are worthless on chain.
+        key_address = to_address(Account.from_key(settings.operator_key).address)
+        if hub.operator() != key_address:
+            raise ConfigError(
+                f"OPERATOR_KEY is {key_address}, but the hub's operator is {hub.operator()}: "
+                "use the operator's key (or have the owner call setOperator)"
+            )
+        if hub.withdraw_delay() < settings.settle_margin + settings.settle_urgency:
+            needed = settings.settle_margin + settings.settle_urgency
+            raise ConfigError(
+                f"the hub's withdrawal delay ({hub.withdraw_delay()} s) is shorter than SETTLE_MARGIN + "
+                f"SETTLE_URGENCY ({needed} s): the settler could not claim acknowledged vouchers before a "
+                "payer's withdrawal; lower them or redeploy with a longer delay"
+            )
 
     db = Database(settings.database_url)
     db.migrate()
@@ -151,9 +168,8 @@ def build(settings: Settings, clock: Clock = system_clock) -> Services:
             bus,
             settings.settle_margin,
             _acknowledger(settings.operator_key),
-            erc1271=hub.is_valid_erc1271,
         ),
-        session_keys=SessionKeys(db, domain, clock, settings.settle_margin, erc1271=hub.is_valid_erc1271),
+        session_keys=SessionKeys(db, domain, clock, settings.settle_margin),
         accounts=Accounts(db),
         catalog=Catalog(db, clock),
         auth=Auth(db, clock, settings.public_url, chain_id, settings.nonce_ttl, settings.session_ttl),

@@ -269,6 +269,15 @@ def _apply_skip(conn: Connection, event: ev.VoucherSkipped) -> None:
         return
     conn.execute(update(lanes).where(where).values(blocked=event.reason.name, blocked_seq=lane.seq))
     if event.reason in ledger.FINAL_SKIPS:
+        # The chain will never pay this lane: its unclaimed part goes back to the payer's headroom
+        # (the money never left its balance), the lane takes no more vouchers, its receipts fail.
+        row = conn.execute(select(lanes.c.accepted_total, lanes.c.claimed_total).where(where)).one()
+        unpaid = max(row.accepted_total - row.claimed_total, 0)
+        conn.execute(update(lanes).where(where).values(accepted_total=row.claimed_total))
+        account = accounts.c.payer == event.payer, accounts.c.token == event.token
+        outstanding = conn.execute(select(accounts.c.outstanding).where(*account)).scalar()
+        if outstanding is not None:
+            conn.execute(update(accounts).where(*account).values(outstanding=max(outstanding - unpaid, 0)))
         conn.execute(
             update(receipts)
             .where(

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from app.core import events as ev
 from app.core.claims import ClaimBlock, encode_claim
 from app.core.eip712 import Entries
 from app.core.errors import Transient
@@ -17,7 +18,7 @@ from app.core.receipts import Receipt, ReceiptStatus
 from app.core.types import to_address
 from app.services.events import MemoryBus
 from app.services.indexer import Indexer, ReorgTooDeep
-from app.store import payments
+from app.store import index, payments
 from app.store.tables import accounts, earnings, lane_entries, lanes, receipts, revocations
 from tests.builders import address, entries, make_block, make_grant, new_key
 from tests.services.conftest import FakeWorld
@@ -226,3 +227,22 @@ def test_chunk_by_chunk_indexing_reaches_the_same_state(fake_world: FakeWorld) -
     assert indexer.sync_once().events == 6  # the token's listing, then five deposits
     with fake_world.db.read() as conn:
         assert sorted(r.balance for r in conn.execute(select(accounts))) == [1, 2, 3, 4, 5]
+
+
+def test_a_lane_the_chain_can_never_pay_gives_its_headroom_back_and_takes_no_more_vouchers(
+    fake_world: FakeWorld,
+) -> None:
+    payer = new_key()
+    fake_world.fund(payer, 10_000)
+    receipt = fake_world.pay(payer, to_address("0x" + "0" * 39 + "9"), 4_000)
+    at = ev.Position(block_number=1, block_hash=b"\x00" * 32, log_index=0, tx_hash=b"\x00" * 32, timestamp=0)
+    skipped = ev.VoucherSkipped(at, receipt.payer, receipt.token, receipt.lane, receipt.entries_hash,
+                                SkipReason.SIGNER_EXPIRED)  # fmt: skip
+    with fake_world.db.transaction() as conn:
+        index.apply(conn, skipped)
+    with fake_world.db.read() as conn:
+        account = payments.get_account(conn, receipt.payer, receipt.token)
+        assert payments.get_receipt(conn, receipt.id).status == ReceiptStatus.FAILED  # type: ignore[union-attr]
+        assert payments.wallet_lane(conn, receipt.payer, receipt.token, receipt.payee) != receipt.lane
+    assert account is not None
+    assert account.headroom == 10_000
