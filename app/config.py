@@ -37,6 +37,7 @@ class Settings:
     introspection: bool
     max_body_bytes: int
     max_query_depth: int
+    max_query_cost: int  # fields once fragments are expanded (app/api/cost.py)
     max_aliases: int
     max_tokens: int
     max_mutations: int
@@ -134,6 +135,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         introspection=flag("INTROSPECTION", not production),
         max_body_bytes=integer("MAX_BODY_BYTES", 256 * 1024, minimum=1024),
         max_query_depth=integer("MAX_QUERY_DEPTH", 10, minimum=2),
+        max_query_cost=integer("MAX_QUERY_COST", 1000, minimum=10),
         max_aliases=integer("MAX_ALIASES", 15, minimum=1),
         max_tokens=integer("MAX_TOKENS", 2000, minimum=100),
         max_mutations=integer("MAX_MUTATIONS", 1, minimum=1),
