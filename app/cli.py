@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import signal
 import sys
@@ -78,6 +79,10 @@ def _serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level=os.environ.get("LOG_LEVEL", "info").lower(),
         access_log=False,
+        # A WebSocket message over the body cap closes the socket with 1009.
+        ws_max_size=settings.max_body_bytes,
+        # Stopping waits this long for requests in flight, then closes their connections.
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout),
     )
     return 0
 

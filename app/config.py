@@ -42,6 +42,12 @@ class Settings:
     max_tokens: int
     max_mutations: int
     max_batch: int
+    max_in_flight: int  # HTTP GraphQL requests served at once per process (app/api/admission.py)
+    request_timeout: float  # seconds to answer an HTTP GraphQL request
+    watchdog_stall: float  # seconds the event loop may stall before the process exits (app/watchdog.py)
+    shutdown_timeout: float  # seconds a stopping process waits for requests in flight
+    ws_init_timeout: float  # seconds a WebSocket may take to send connection_init
+    max_subscriptions: int  # operations at once on one WebSocket
     rate_limit_per_minute: int
     session_ttl: int
     nonce_ttl: int
@@ -140,6 +146,12 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         max_tokens=integer("MAX_TOKENS", 2000, minimum=100),
         max_mutations=integer("MAX_MUTATIONS", 1, minimum=1),
         max_batch=integer("MAX_BATCH", 1000, minimum=1),
+        max_in_flight=integer("MAX_IN_FLIGHT", 64, minimum=1),
+        request_timeout=integer("REQUEST_TIMEOUT_MS", 5000, minimum=10) / 1000,
+        watchdog_stall=integer("WATCHDOG_MS", 5000, minimum=100) / 1000,
+        shutdown_timeout=integer("SHUTDOWN_TIMEOUT_MS", 10_000, minimum=0) / 1000,
+        ws_init_timeout=integer("WS_INIT_TIMEOUT_MS", 5000, minimum=10) / 1000,
+        max_subscriptions=integer("MAX_SUBSCRIPTIONS", 20, minimum=1),
         rate_limit_per_minute=integer("RATE_LIMIT_PER_MINUTE", 6000, minimum=1),
         session_ttl=integer("SESSION_TTL", 24 * 3600, minimum=60),
         nonce_ttl=integer("NONCE_TTL", 600, minimum=10),

@@ -1,0 +1,77 @@
+"""Admission of HTTP GraphQL requests: how many at once, and for how long.
+
+An ASGI middleware in front of /graphql over HTTP:
+
+- At most `max_in_flight` requests are served at once; one more is refused at once with
+  503 OVERLOADED and `Retry-After`, instead of queueing without bound: under twice the load
+  the process can serve, what it serves keeps its latency and the rest is told to come back.
+- Each request is answered within `timeout` seconds, its body read included; past that it
+  gets 503 DEADLINE_EXCEEDED and `Retry-After`. A service call already running in a thread
+  finishes there (a pay may still be accepted: paying the same voucher again returns its
+  receipt), but nothing waits for it.
+
+Neither applies to /health, so that a loaded server still says how it is. Work that holds
+the event loop itself cannot be interrupted here: app/watchdog.py ends such a process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class Admission:
+    def __init__(self, app: ASGIApp, max_in_flight: int, timeout: float, path: str = "/graphql") -> None:
+        self.app = app
+        self.max_in_flight = max_in_flight
+        self.timeout = timeout
+        self.path = path
+        self.in_flight = 0
+        self.shed = 0  # requests refused as OVERLOADED, since start
+        self.expired = 0  # requests refused as DEADLINE_EXCEEDED, since start
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != self.path:
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.max_in_flight:
+            self.shed += 1
+            message = f"the server is serving {self.max_in_flight} requests (MAX_IN_FLIGHT): retry in 1 s"
+            await _refuse(send, "OVERLOADED", message, retry_after=1)
+            return
+        self.in_flight += 1
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        deadline = asyncio.timeout(self.timeout)
+        try:
+            async with deadline:
+                await self.app(scope, receive, tracked)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            self.expired += 1
+            if not started:  # else the server closes the connection mid-response
+                message = f"not answered within {self.timeout:g} s (REQUEST_TIMEOUT_MS): retry later"
+                await _refuse(send, "DEADLINE_EXCEEDED", message, retry_after=math.ceil(self.timeout))
+        finally:
+            self.in_flight -= 1
+
+
+async def _refuse(send: Send, code: str, message: str, retry_after: int) -> None:
+    payload = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    body = json.dumps(payload).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"retry-after", str(retry_after).encode()),
+    ]
+    await send({"type": "http.response.start", "status": 503, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
