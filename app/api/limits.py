@@ -25,7 +25,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 
-from graphql import ASTValidationRule, DocumentNode, FieldNode, GraphQLError, OperationType, parse
+from graphql import DocumentNode, FieldNode, GraphQLError, OperationType, parse
 from graphql.utilities import get_operation_ast, value_from_ast_untyped
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import (
@@ -36,8 +36,8 @@ from strawberry.extensions import (
     ValidationCache,
 )
 
+from app.api import cost
 from app.api.context import Context
-from app.api.cost import Limits, NestingTooDeep, check_nesting, cost_rule
 from app.api.masking import ErrorCodes, Masking
 from app.config import Settings
 from app.core.errors import RateLimited
@@ -130,50 +130,53 @@ def schema_extensions(settings: Settings, buckets: TokenBuckets) -> list[Callabl
     """The extensions of a served schema, as factories: strawberry makes new ones per operation.
 
     Parsing and validating a document costs more than running a pay, and clients send the same
-    few documents with new variables, so both are cached. The validation cache is keyed by the
-    document and the rule classes; strawberry's limiters make new rule classes per instance, so
-    their rules are made once here and added by one AddValidationRules (the limits still apply
-    to every document: a cached result is the result of validating with them)."""
-    limits = Limits(
+    few documents with new variables, so both are cached. The document limits are checked as it
+    is parsed (ParseCache), before validation, whose overlap rule is quadratic in repeated fields.
+    The validation cache is keyed by the document and the rule classes; DisableIntrospection makes
+    new rule classes per instance, so its rules are made once here."""
+    limits = cost.Limits(
         max_cost=settings.max_query_cost,
         max_depth=settings.max_query_depth,
         max_aliases=settings.max_aliases,
         max_mutations=settings.max_mutations,
     )
-    rules: list[type[ASTValidationRule]] = [cost_rule(limits)]
-    if not settings.introspection:
-        rules.extend(DisableIntrospection().validation_rules)
-    return [
+    extensions: list[Callable[[], SchemaExtension]] = [
         Masking,  # first, so that it sees the errors of every later step
         ErrorCodes,
         functools.partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
-        functools.partial(ParseCache, settings.max_tokens),
-        functools.partial(AddValidationRules, rules),
-        functools.partial(ValidationCache, maxsize=256),
-        functools.partial(RateLimit, buckets),
+        functools.partial(ParseCache, settings.max_tokens, limits),
     ]
+    if not settings.introspection:
+        extensions.append(functools.partial(AddValidationRules, DisableIntrospection().validation_rules))
+    extensions.append(functools.partial(ValidationCache, maxsize=256))
+    extensions.append(functools.partial(RateLimit, buckets))
+    return extensions
 
 
 @functools.lru_cache(maxsize=256)
-def _parse(query: str, max_tokens: int) -> DocumentNode:
-    check_nesting(query, max_tokens)
-    return parse(query, max_tokens=max_tokens)
+def _parse(query: str, max_tokens: int, limits: cost.Limits) -> DocumentNode:
+    cost.check_nesting(query, max_tokens)
+    document = parse(query, max_tokens=max_tokens)
+    cost.check(document, limits)
+    return document
 
 
 class ParseCache(SchemaExtension):
-    """Parses each distinct document once (like strawberry's ParserCache), after refusing brackets
-    nested deeper than the parser's recursion can take (cost.check_nesting). A document that does
-    not parse is left to strawberry's own parser, so that its error is reported as usual."""
+    """Parses each distinct document once (like strawberry's ParserCache), refusing what is over
+    the limits of cost.py before validation: brackets nested deeper than the parser's recursion
+    can take, then the fan-out-aware cost, depth, aliases, repeats and mutation fields. A document
+    that does not parse is left to strawberry's own parser, so that its error is reported as usual."""
 
-    def __init__(self, max_tokens: int) -> None:
+    def __init__(self, max_tokens: int, limits: cost.Limits) -> None:
         self._max_tokens = max_tokens
+        self._limits = limits
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
         if context.query is not None:
             try:
-                context.graphql_document = _parse(context.query, self._max_tokens)
-            except NestingTooDeep:
+                context.graphql_document = _parse(context.query, self._max_tokens, self._limits)
+            except (cost.NestingTooDeep, cost.OverLimit):
                 raise
             except GraphQLError:
                 pass

@@ -41,6 +41,15 @@ def test_aliases_and_mutation_fields_are_counted_each_time_a_fragment_is_spread(
     assert (cost.aliases, cost.top, cost.fields) == (2, 2, 4)
 
 
+def test_a_field_repeated_through_fragments_counts_every_time_in_its_selection_set() -> None:
+    document = (
+        "{ config { chainId } ...A ...A ... on Query { config { hub } } } "
+        "fragment A on Query { config { chainId } }"
+    )
+    assert cost_of(document).repeats == 4
+    assert cost_of("{ a: me b: me me }").repeats == 1
+
+
 def test_introspection_fields_do_not_count_towards_depth() -> None:
     assert cost_of("{ __schema { types { fields { type { ofType { name } } } } } }").depth == 0
     assert cost_of("{ resources { edges { node { id } } } }").depth == 3
@@ -78,6 +87,14 @@ def test_a_small_fan_out_under_the_cost_limit_is_served(api: Api) -> None:
 def test_the_cost_limit_is_a_setting(make_api: MakeApi) -> None:
     api = make_api(MAX_QUERY_COST="10")
     assert api.error(fan_out(3))["extensions"]["code"] == "QUERY_TOO_COMPLEX"
+
+
+def test_a_field_repeated_past_the_limit_is_refused_before_validation(api: Api) -> None:
+    started = time.perf_counter()
+    error = api.error("{ " + "config { chainId } " * 400 + "}")
+    assert time.perf_counter() - started < 0.2
+    assert error["extensions"] == {"code": "QUERY_TOO_COMPLEX", "fields": {"maxRepeats": 20}}
+    assert "selects one field 400 times in one selection set" in error["message"]
 
 
 def test_a_document_nested_past_the_parser_is_refused_with_a_parse_error(api: Api) -> None:
