@@ -16,8 +16,9 @@ are those of the expanded operation, fan-out included:
                so 500 `config { chainId }` in 2,000 tokens cost 0.7 s of validation
 
 `check` runs after parsing and before validation, so that a refused document
-costs no more than reading it. Before parsing, `check_nesting` refuses brackets
-nested deeper than the parser's recursion can take (the lexer does not recurse).
+costs no more than reading it. Before parsing, `check_tokens` refuses brackets
+nested deeper than the parser's recursion can take (the lexer does not recurse),
+and integers longer than int() takes.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from graphql import (
 from graphql.language.lexer import Lexer
 
 MAX_REPEATS = 20  # a union's results may select `code` once per member type
+MAX_INT_DIGITS = 78  # uint256; a GraphQL Int is 32 bits
 MAX_NESTING = 64  # brackets of any kind: far deeper than MAX_QUERY_DEPTH allows selections to be
 _OPENING = {TokenKind.BRACE_L, TokenKind.BRACKET_L, TokenKind.PAREN_L}
 _CLOSING = {TokenKind.BRACE_R, TokenKind.BRACKET_R, TokenKind.PAREN_R}
@@ -186,14 +188,15 @@ def _refusal(cost: Cost, limits: Limits, name: str, node: OperationDefinitionNod
     return None
 
 
-class NestingTooDeep(GraphQLError):
-    """Brackets nest deeper than the parser's recursion can take."""
+class TokensRefused(GraphQLError):
+    """Brackets nested deeper than the parser's recursion can take, or an integer literal longer
+    than int() takes (past 4,300 digits it raises ValueError, which would be masked as a bug)."""
 
 
-def check_nesting(source: str, max_tokens: int, max_nesting: int = MAX_NESTING) -> None:
-    """Raises NestingTooDeep if brackets in the first `max_tokens` tokens (those the parser reads
-    before it refuses the document) nest deeper than `max_nesting`; GraphQLSyntaxError if they
-    do not lex."""
+def check_tokens(source: str, max_tokens: int, max_nesting: int = MAX_NESTING) -> None:
+    """Raises TokensRefused if, in the first `max_tokens` tokens (those the parser reads before
+    it refuses the document), brackets nest deeper than `max_nesting` or an integer has more than
+    MAX_INT_DIGITS digits; GraphQLSyntaxError if they do not lex."""
     lexer = Lexer(Source(source))
     depth = 0
     token = lexer.advance()
@@ -203,10 +206,16 @@ def check_nesting(source: str, max_tokens: int, max_nesting: int = MAX_NESTING) 
         if token.kind in _OPENING:
             depth += 1
             if depth > max_nesting:
-                raise NestingTooDeep(
+                raise TokensRefused(
                     f"brackets nested more than {max_nesting} deep: nest fewer selections, lists or objects",
                     extensions={"code": "GRAPHQL_PARSE_FAILED"},
                 )
         elif token.kind in _CLOSING:
             depth -= 1
+        elif token.kind == TokenKind.INT and len(token.value or "") > MAX_INT_DIGITS:
+            raise TokensRefused(
+                f"an integer of {len(token.value or '')} digits; at most {MAX_INT_DIGITS} "
+                "(amounts are strings of digits)",
+                extensions={"code": "GRAPHQL_PARSE_FAILED"},
+            )
         token = lexer.advance()

@@ -21,9 +21,14 @@ class TooDeep(json.JSONDecodeError):
 
 def decode(data: str | bytes) -> object:
     """The JSON value of `data`; json.JSONDecodeError (or TooDeep) if it is not one."""
-    value = orjson.loads(data)
+    message = f"JSON nested more than {MAX_DEPTH} levels deep: send flatter variables"
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError as error:
+        if "depth limit exceeded" in str(error):  # orjson's own, at 1,024
+            raise TooDeep(message, error.doc, error.pos) from error
+        raise
     if depth(value, MAX_DEPTH) > MAX_DEPTH:
-        message = f"JSON nested more than {MAX_DEPTH} levels deep: send flatter variables"
         raise TooDeep(message, "", 0)
     return value
 

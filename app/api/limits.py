@@ -155,7 +155,7 @@ def schema_extensions(settings: Settings, buckets: TokenBuckets) -> list[Callabl
 
 @functools.lru_cache(maxsize=256)
 def _parse(query: str, max_tokens: int, limits: cost.Limits) -> DocumentNode:
-    cost.check_nesting(query, max_tokens)
+    cost.check_tokens(query, max_tokens)
     document = parse(query, max_tokens=max_tokens)
     cost.check(document, limits)
     return document
@@ -176,7 +176,7 @@ class ParseCache(SchemaExtension):
         if context.query is not None:
             try:
                 context.graphql_document = _parse(context.query, self._max_tokens, self._limits)
-            except (cost.NestingTooDeep, cost.OverLimit):
+            except (cost.TokensRefused, cost.OverLimit):
                 raise
             except GraphQLError:
                 pass

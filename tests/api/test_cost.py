@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 from graphql import FragmentDefinitionNode, GraphQLError, OperationDefinitionNode, parse
 
-from app.api.cost import Cost, DocumentCosts, NestingTooDeep, check_nesting
+from app.api.cost import Cost, DocumentCosts, TokensRefused, check_tokens
 from tests.api.conftest import Api
 
 MakeApi = Callable[..., Api]
@@ -61,15 +61,20 @@ def test_a_fragment_cycle_costs_nothing_instead_of_recursing() -> None:
 
 
 def test_brackets_nested_past_the_parser_are_refused_before_parsing() -> None:
-    with pytest.raises(NestingTooDeep, match="nested more than 64 deep"):
-        check_nesting("{ a" + " { a" * 5000 + " }" * 5001, max_tokens=100_000)
-    check_nesting("{ a" + " { a" * 60 + " }" * 61, max_tokens=2000)
+    with pytest.raises(TokensRefused, match="nested more than 64 deep"):
+        check_tokens("{ a" + " { a" * 5000 + " }" * 5001, max_tokens=100_000)
+    check_tokens("{ a" + " { a" * 60 + " }" * 61, max_tokens=2000)
+
+
+def test_an_integer_literal_longer_than_int_takes_is_refused_before_parsing() -> None:
+    with pytest.raises(TokensRefused, match="an integer of 5000 digits; at most 78"):
+        check_tokens("{ resources(first: " + "9" * 5000 + ") { edges { cursor } } }", max_tokens=2000)
 
 
 def test_nesting_is_only_checked_as_far_as_the_parser_would_read() -> None:
-    check_nesting("{ me }" + " [" * 100, max_tokens=10)
+    check_tokens("{ me }" + " [" * 100, max_tokens=10)
     with pytest.raises(GraphQLError):
-        check_nesting('{ me(a: "unterminated) }', max_tokens=10)
+        check_tokens('{ me(a: "unterminated) }', max_tokens=10)
 
 
 def test_a_fragment_fan_out_is_refused_as_too_complex(api: Api) -> None:
