@@ -81,6 +81,9 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=False,
         # A WebSocket message over the body cap closes the socket with 1009.
         ws_max_size=settings.max_body_bytes,
+        # A peer that does not answer a ping in time (one that stopped reading) is closed with 1011.
+        ws_ping_interval=settings.ws_ping,
+        ws_ping_timeout=settings.ws_ping,
         # Stopping waits this long for requests in flight, then closes their connections.
         timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout),
     )

@@ -48,6 +48,7 @@ class Settings:
     shutdown_timeout: float  # seconds a stopping process waits for requests in flight
     ws_init_timeout: float  # seconds a WebSocket may take to send connection_init
     max_subscriptions: int  # operations at once on one WebSocket
+    ws_ping: float  # seconds between keepalive pings, and to answer one, before a socket is closed (1011)
     rate_limit_per_minute: int
     session_ttl: int
     nonce_ttl: int
@@ -152,6 +153,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         shutdown_timeout=integer("SHUTDOWN_TIMEOUT_MS", 10_000, minimum=0) / 1000,
         ws_init_timeout=integer("WS_INIT_TIMEOUT_MS", 5000, minimum=10) / 1000,
         max_subscriptions=integer("MAX_SUBSCRIPTIONS", 20, minimum=1),
+        ws_ping=integer("WS_PING_MS", 10_000, minimum=100) / 1000,
         rate_limit_per_minute=integer("RATE_LIMIT_PER_MINUTE", 6000, minimum=1),
         session_ttl=integer("SESSION_TTL", 24 * 3600, minimum=60),
         nonce_ttl=integer("NONCE_TTL", 600, minimum=10),

@@ -5,7 +5,18 @@ by the overload benchmark."""
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from tests.e2e.servers import Server
+from tests.factories import Chain
+
+ANSWERED_WITHIN = 1.0  # seconds, on this 2-core machine
 
 
 @dataclass(frozen=True)
@@ -146,3 +157,40 @@ SHAPES = [
         "GRAPHQL_VALIDATION_FAILED",
     ),
 ]
+
+
+@contextmanager
+def hostile_server(chain: Chain, data_dir: Path, **env: str) -> Iterator[Server]:
+    """A `python -m app serve` process on SQLite in `data_dir`, with no rate limit to hide behind
+    and a short connection_init wait; keyword arguments are extra environment variables."""
+    settings = {
+        "RPC_URL": chain.w3.provider.endpoint_uri,  # type: ignore[attr-defined]
+        "HUB_ADDRESS": chain.hub.address,
+        "DATABASE_URL": f"sqlite:///{data_dir / 'micropayments.db'}",
+        "DATA_DIR": str(data_dir),
+        "CONFIRMATIONS": "0",
+        "RATE_LIMIT_PER_MINUTE": "1000000",
+        "WS_INIT_TIMEOUT_MS": "500",
+        "LOG_LEVEL": "WARNING",
+        **env,
+    }
+    server = Server(settings, data_dir / "server.log").start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def post(server: Server, body: bytes) -> tuple[httpx.Response, float]:
+    """The answer to a raw JSON body, and how many seconds it took."""
+    started = time.perf_counter()
+    response = httpx.post(
+        server.url + "/graphql", content=body, headers={"Content-Type": "application/json"}, timeout=30
+    )
+    return response, time.perf_counter() - started
+
+
+def assert_alive(server: Server) -> None:
+    assert server.process is not None
+    assert server.process.poll() is None, server.log_path.read_text()
+    assert httpx.get(server.url + "/health", timeout=5).status_code == 200

@@ -4,53 +4,20 @@ second, and the process lives on and still answers /health."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.e2e.hostile import SHAPES, Shape
+from tests.e2e.hostile import ANSWERED_WITHIN, SHAPES, Shape, assert_alive, hostile_server, post
 from tests.e2e.servers import Server
 from tests.factories import Chain
-
-ANSWERED_WITHIN = 1.0  # seconds, on this 2-core machine
-
-
-def hostile_env(chain: Chain, data_dir: Path) -> dict[str, str]:
-    return {
-        "RPC_URL": chain.w3.provider.endpoint_uri,  # type: ignore[attr-defined]
-        "HUB_ADDRESS": chain.hub.address,
-        "DATABASE_URL": f"sqlite:///{data_dir / 'micropayments.db'}",
-        "DATA_DIR": str(data_dir),
-        "CONFIRMATIONS": "0",
-        "RATE_LIMIT_PER_MINUTE": "1000000",
-        "WS_INIT_TIMEOUT_MS": "500",
-        "LOG_LEVEL": "WARNING",
-    }
 
 
 @pytest.fixture(scope="module")
 def server(deployed: Chain, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    data_dir = tmp_path_factory.mktemp("hostile")
-    running = Server(hostile_env(deployed, data_dir), data_dir / "server.log").start()
-    yield running
-    running.stop()
-
-
-def post(server: Server, body: bytes) -> tuple[httpx.Response, float]:
-    started = time.perf_counter()
-    response = httpx.post(
-        server.url + "/graphql", content=body, headers={"Content-Type": "application/json"}, timeout=30
-    )
-    return response, time.perf_counter() - started
-
-
-def assert_alive(server: Server) -> None:
-    assert server.process is not None
-    assert server.process.poll() is None, server.log_path.read_text()
-    assert httpx.get(server.url + "/health", timeout=5).status_code == 200
+    with hostile_server(deployed, tmp_path_factory.mktemp("hostile")) as running:
+        yield running
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=[shape.name for shape in SHAPES])
