@@ -147,7 +147,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         max_tokens=integer("MAX_TOKENS", 2000, minimum=100),
         max_mutations=integer("MAX_MUTATIONS", 1, minimum=1),
         max_batch=integer("MAX_BATCH", 1000, minimum=1),
-        max_in_flight=integer("MAX_IN_FLIGHT", 64, minimum=1),
+        max_in_flight=integer("MAX_IN_FLIGHT", 16, minimum=1),
         request_timeout=integer("REQUEST_TIMEOUT_MS", 5000, minimum=10) / 1000,
         watchdog_stall=integer("WATCHDOG_MS", 5000, minimum=100) / 1000,
         shutdown_timeout=integer("SHUTDOWN_TIMEOUT_MS", 10_000, minimum=0) / 1000,
