@@ -43,6 +43,7 @@ class Settings:
     max_mutations: int
     max_batch: int
     max_in_flight: int  # HTTP GraphQL requests served at once per process (app/api/admission.py)
+    max_queued: int  # and waiting for a slot, beyond which they are refused
     request_timeout: float  # seconds to answer an HTTP GraphQL request
     watchdog_stall: float  # seconds the event loop may stall before the process exits (app/watchdog.py)
     shutdown_timeout: float  # seconds a stopping process waits for requests in flight
@@ -148,6 +149,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         max_mutations=integer("MAX_MUTATIONS", 1, minimum=1),
         max_batch=integer("MAX_BATCH", 1000, minimum=1),
         max_in_flight=integer("MAX_IN_FLIGHT", 16, minimum=1),
+        max_queued=integer("MAX_QUEUED", 32, minimum=0),
         request_timeout=integer("REQUEST_TIMEOUT_MS", 5000, minimum=10) / 1000,
         watchdog_stall=integer("WATCHDOG_MS", 5000, minimum=100) / 1000,
         shutdown_timeout=integer("SHUTDOWN_TIMEOUT_MS", 10_000, minimum=0) / 1000,

@@ -2,9 +2,11 @@
 
 An ASGI middleware in front of /graphql over HTTP:
 
-- At most `max_in_flight` requests are served at once; one more is refused at once with
-  503 OVERLOADED and `Retry-After`, instead of queueing without bound: under twice the load
-  the process can serve, what it serves keeps its latency and the rest is told to come back.
+- At most `max_in_flight` requests are served at once, and at most `max_waiting` more wait
+  for a slot, first come first served (a burst of a few dozen is served, not refused); one
+  more is refused at once with 503 OVERLOADED and `Retry-After`, instead of queueing without
+  bound: under twice the load the process can serve, what it serves keeps its latency and
+  the rest is told to come back.
 - Each request is answered within `timeout` seconds, its body read included; past that it
   gets 503 DEADLINE_EXCEEDED and `Retry-After`. A service call already running in a thread
   finishes there (a pay may still be accepted: paying the same voucher again returns its
@@ -19,30 +21,41 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+from collections import deque
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 class Admission:
-    def __init__(self, app: ASGIApp, max_in_flight: int, timeout: float, path: str = "/graphql") -> None:
+    def __init__(
+        self, app: ASGIApp, max_in_flight: int, timeout: float, max_waiting: int = 0, path: str = "/graphql"
+    ) -> None:
         self.app = app
         self.max_in_flight = max_in_flight
+        self.max_waiting = max_waiting
         self.timeout = timeout
         self.path = path
         self.in_flight = 0
+        self._waiting: deque[asyncio.Future[None]] = deque()
         self.shed = 0  # requests refused as OVERLOADED, since start
         self.expired = 0  # requests refused as DEADLINE_EXCEEDED, since start
+
+    @property
+    def waiting(self) -> int:
+        return len(self._waiting)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != self.path:
             await self.app(scope, receive, send)
             return
-        if self.in_flight >= self.max_in_flight:
+        if self.in_flight >= self.max_in_flight and len(self._waiting) >= self.max_waiting:
             self.shed += 1
-            message = f"the server is serving {self.max_in_flight} requests (MAX_IN_FLIGHT): retry in 1 s"
+            message = (
+                f"the server is serving {self.max_in_flight} requests (MAX_IN_FLIGHT) and "
+                f"{self.max_waiting} more are waiting (MAX_QUEUED): retry in 1 s"
+            )
             await _refuse(send, "OVERLOADED", message, retry_after=1)
             return
-        self.in_flight += 1
         started = False
 
         async def tracked(message: Message) -> None:
@@ -53,7 +66,11 @@ class Admission:
         deadline = asyncio.timeout(self.timeout)
         try:
             async with deadline:
-                await self.app(scope, receive, tracked)
+                await self._admit()
+                try:
+                    await self.app(scope, receive, tracked)
+                finally:
+                    self._release()
         except TimeoutError:
             if not deadline.expired():
                 raise
@@ -61,8 +78,31 @@ class Admission:
             if not started:  # else the server closes the connection mid-response
                 message = f"not answered within {self.timeout:g} s (REQUEST_TIMEOUT_MS): retry later"
                 await _refuse(send, "DEADLINE_EXCEEDED", message, retry_after=math.ceil(self.timeout))
-        finally:
-            self.in_flight -= 1
+
+    async def _admit(self) -> None:
+        """Takes a slot, waiting in line for one if all are taken."""
+        if self.in_flight < self.max_in_flight and not self._waiting:
+            self.in_flight += 1
+            return
+        turn = asyncio.get_running_loop().create_future()
+        self._waiting.append(turn)
+        try:
+            await turn  # _release handed its slot over: in_flight counts it already
+        except BaseException:
+            if turn.done() and not turn.cancelled():
+                self._release()  # handed a slot just as the wait was abandoned: pass it on
+            else:
+                self._waiting.remove(turn)
+            raise
+
+    def _release(self) -> None:
+        """Hands the slot to the first in line, or frees it."""
+        while self._waiting:
+            turn = self._waiting.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                return
+        self.in_flight -= 1
 
 
 async def _refuse(send: Send, code: str, message: str, retry_after: int) -> None:

@@ -106,7 +106,12 @@ def create_app(services: Services, worker: Worker | None = None) -> Starlette:
             *demo.routes(),
         ],
         middleware=[
-            Middleware(Admission, max_in_flight=settings.max_in_flight, timeout=settings.request_timeout),
+            Middleware(
+                Admission,
+                max_in_flight=settings.max_in_flight,
+                max_waiting=settings.max_queued,
+                timeout=settings.request_timeout,
+            ),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
         ],
     )

@@ -102,3 +102,35 @@ def test_a_timeout_raised_by_the_app_itself_is_not_taken_for_the_deadline() -> N
         assert admission.in_flight == 0
 
     asyncio.run(scenario())
+
+
+def test_a_request_beyond_the_in_flight_limit_waits_in_line_while_there_is_room() -> None:
+    async def scenario() -> None:
+        inner = Blocked()
+        admission = Admission(inner, max_in_flight=1, timeout=10, max_waiting=2)
+        requests = [asyncio.create_task(request(admission)) for _ in range(3)]
+        await asyncio.sleep(0.01)
+        assert (inner.entered, admission.in_flight, admission.waiting) == (1, 1, 2)
+        status, _, body = await asyncio.wait_for(request(admission), 1)  # the line is full
+        assert (status, body["errors"][0]["extensions"]["code"]) == (503, "OVERLOADED")
+        assert "MAX_QUEUED" in body["errors"][0]["message"]
+
+        inner.release.set()
+        assert [status for status, _, _ in await asyncio.gather(*requests)] == [200, 200, 200]
+        assert (inner.entered, admission.in_flight, admission.waiting) == (3, 0, 0)
+
+    asyncio.run(scenario())
+
+
+def test_a_request_whose_deadline_passes_in_line_leaves_it() -> None:
+    async def scenario() -> None:
+        inner = Blocked()
+        admission = Admission(inner, max_in_flight=1, timeout=0.05, max_waiting=1)
+        first = asyncio.create_task(request(admission))
+        await asyncio.sleep(0.01)
+        status, _, body = await asyncio.wait_for(request(admission), 1)
+        assert (status, body["errors"][0]["extensions"]["code"]) == (503, "DEADLINE_EXCEEDED")
+        assert (await first)[0] == 503  # the one served timed out too
+        assert (admission.in_flight, admission.waiting) == (0, 0)  # no slot leaked
+
+    asyncio.run(scenario())
