@@ -33,8 +33,8 @@ from strawberry.extensions import (
     DisableIntrospection,
     MaxTokensLimiter,
     SchemaExtension,
-    ValidationCache,
 )
+from strawberry.schema.schema import validate_document
 
 from app.api import cost
 from app.api.context import Context
@@ -148,24 +148,37 @@ def schema_extensions(settings: Settings, buckets: TokenBuckets) -> list[Callabl
     ]
     if not settings.introspection:
         extensions.append(functools.partial(AddValidationRules, DisableIntrospection().validation_rules))
-    extensions.append(functools.partial(ValidationCache, maxsize=256))
+    extensions.append(Validation)
     extensions.append(functools.partial(RateLimit, buckets))
     return extensions
 
 
+_PLACEHOLDER = parse("{ __typename }")  # the document of a request refused before it was parsed
+
+
 @functools.lru_cache(maxsize=256)
-def _parse(query: str, max_tokens: int, limits: cost.Limits) -> DocumentNode:
-    cost.check_tokens(query, max_tokens)
+def _parse(query: str, max_tokens: int, limits: cost.Limits) -> tuple[DocumentNode, GraphQLError | None]:
+    """The document, and why it is refused (None if it is not); GraphQLSyntaxError if it does not
+    parse. A refusal is returned, not raised, so that it is cached with its document."""
+    try:
+        cost.check_tokens(query, max_tokens)
+    except cost.TokensRefused as refusal:
+        return _PLACEHOLDER, refusal
     document = parse(query, max_tokens=max_tokens)
-    cost.check(document, limits)
-    return document
+    try:
+        cost.check(document, limits)
+    except cost.OverLimit as refusal:
+        return document, refusal
+    return document, None
 
 
 class ParseCache(SchemaExtension):
-    """Parses each distinct document once (like strawberry's ParserCache), refusing what is over
-    the limits of cost.py before validation: brackets nested deeper than the parser's recursion
-    can take, then the fan-out-aware cost, depth, aliases, repeats and mutation fields. A document
-    that does not parse is left to strawberry's own parser, so that its error is reported as usual."""
+    """Parses each distinct document once (like strawberry's ParserCache), and refuses what is over
+    the limits of cost.py: brackets nested deeper than the parser's recursion can take and integers
+    longer than int() takes (before parsing), then the fan-out-aware cost, depth, aliases, repeats
+    and mutation fields. A refusal is the request's only error, and skips validation (see
+    Validation). A document that does not parse is left to strawberry's own parser, so that its
+    error is reported as usual."""
 
     def __init__(self, max_tokens: int, limits: cost.Limits) -> None:
         self._max_tokens = max_tokens
@@ -175,11 +188,27 @@ class ParseCache(SchemaExtension):
         context = self.execution_context
         if context.query is not None:
             try:
-                context.graphql_document = _parse(context.query, self._max_tokens, self._limits)
-            except (cost.TokensRefused, cost.OverLimit):
-                raise
+                context.graphql_document, refusal = _parse(context.query, self._max_tokens, self._limits)
             except GraphQLError:
                 pass
+            else:
+                if refusal is not None:
+                    context.pre_execution_errors = [refusal]
+        yield
+
+
+_validate = functools.lru_cache(maxsize=256)(validate_document)
+
+
+class Validation(SchemaExtension):
+    """Validates each distinct document once, like strawberry's ValidationCache, but not a
+    document the limits already refused: graphql-core's rules cost far more than our limits."""
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.pre_execution_errors is None and context.graphql_document is not None:
+            rules = tuple(context.validation_rules)
+            context.pre_execution_errors = _validate(context.schema._schema, context.graphql_document, rules)
         yield
 
 

@@ -15,7 +15,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
-from tests.e2e.hostile import assert_alive, hostile_server
+from tests.e2e.hostile import assert_alive, fragment_fan_out, hostile_server
 from tests.e2e.servers import Server
 from tests.factories import Chain
 
@@ -140,4 +140,21 @@ def test_a_reader_that_never_reads_holds_back_only_itself_and_is_dropped(server:
     health, dropped_after = asyncio.run(scenario())
     assert health < 1
     assert dropped_after < 5  # WS_PING_MS = 500: a ping, then as long again for its pong
+    assert_alive(server)
+
+
+def test_a_fragment_fan_out_sent_over_a_socket_is_refused_at_once(server: Server) -> None:
+    async def scenario() -> tuple[dict[str, Any], float]:
+        async with connect(ws_url(server), subprotocols=PROTOCOL) as ws:
+            await acknowledged(ws)
+            started = time.perf_counter()
+            payload = {"query": fragment_fan_out(30)}
+            await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+            message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            return message, time.perf_counter() - started
+
+    message, seconds = asyncio.run(scenario())
+    assert seconds < 1
+    assert message["type"] == "error"
+    assert message["payload"][0]["extensions"]["code"] == "QUERY_TOO_COMPLEX"
     assert_alive(server)
