@@ -28,11 +28,18 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 class Admission:
     def __init__(
-        self, app: ASGIApp, max_in_flight: int, timeout: float, max_waiting: int = 0, path: str = "/graphql"
+        self,
+        app: ASGIApp,
+        max_in_flight: int,
+        timeout: float,
+        max_waiting: int = 0,
+        max_wait: float = 1.0,
+        path: str = "/graphql",
     ) -> None:
         self.app = app
         self.max_in_flight = max_in_flight
         self.max_waiting = max_waiting
+        self.max_wait = max_wait
         self.timeout = timeout
         self.path = path
         self.in_flight = 0
@@ -49,12 +56,7 @@ class Admission:
             await self.app(scope, receive, send)
             return
         if self.in_flight >= self.max_in_flight and len(self._waiting) >= self.max_waiting:
-            self.shed += 1
-            message = (
-                f"the server is serving {self.max_in_flight} requests (MAX_IN_FLIGHT) and "
-                f"{self.max_waiting} more are waiting (MAX_QUEUED): retry in 1 s"
-            )
-            await _refuse(send, "OVERLOADED", message, retry_after=1)
+            await self._shed(send)
             return
         started = False
 
@@ -66,7 +68,9 @@ class Admission:
         deadline = asyncio.timeout(self.timeout)
         try:
             async with deadline:
-                await self._admit()
+                if not await self._admit():
+                    await self._shed(send)
+                    return
                 try:
                     await self.app(scope, receive, tracked)
                 finally:
@@ -79,21 +83,33 @@ class Admission:
                 message = f"not answered within {self.timeout:g} s (REQUEST_TIMEOUT_MS): retry later"
                 await _refuse(send, "DEADLINE_EXCEEDED", message, retry_after=math.ceil(self.timeout))
 
-    async def _admit(self) -> None:
-        """Takes a slot, waiting in line for one if all are taken."""
+    async def _shed(self, send: Send) -> None:
+        self.shed += 1
+        message = (
+            f"the server is serving {self.max_in_flight} requests (MAX_IN_FLIGHT) and "
+            f"{self.max_waiting} more are waiting (MAX_QUEUED): retry in 1 s"
+        )
+        await _refuse(send, "OVERLOADED", message, retry_after=1)
+
+    async def _admit(self) -> bool:
+        """Takes a slot, waiting in line up to max_wait for one if all are taken; False if none came."""
         if self.in_flight < self.max_in_flight and not self._waiting:
             self.in_flight += 1
-            return
+            return True
         turn = asyncio.get_running_loop().create_future()
         self._waiting.append(turn)
         try:
-            await turn  # _release handed its slot over: in_flight counts it already
-        except BaseException:
+            async with asyncio.timeout(self.max_wait) as waited:
+                await turn  # _release handed its slot over: in_flight counts it already
+        except BaseException as error:
             if turn.done() and not turn.cancelled():
                 self._release()  # handed a slot just as the wait was abandoned: pass it on
-            else:
+            elif turn in self._waiting:  # else _release already dropped it, cancelled
                 self._waiting.remove(turn)
+            if isinstance(error, TimeoutError) and waited.expired():
+                return False
             raise
+        return True
 
     def _release(self) -> None:
         """Hands the slot to the first in line, or frees it."""

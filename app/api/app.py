@@ -110,6 +110,7 @@ def create_app(services: Services, worker: Worker | None = None) -> Starlette:
                 Admission,
                 max_in_flight=settings.max_in_flight,
                 max_waiting=settings.max_queued,
+                max_wait=settings.max_queue_wait,
                 timeout=settings.request_timeout,
             ),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),

@@ -14,8 +14,8 @@ shown with an `extensions.code`; anything else is masked ("Unexpected error.") a
     BAD_REQUEST                 HTTP 400: not a GraphQL request, JSON nested past 64 levels
                                 (json_body.py), or a mutation over GET (app.py)
     PAYLOAD_TOO_LARGE           HTTP 413: the body is over MAX_BODY_BYTES (limits.BodySizeLimit)
-    OVERLOADED                  HTTP 503 + Retry-After: MAX_IN_FLIGHT + MAX_QUEUED requests already
-                                (admission.py)
+    OVERLOADED                  HTTP 503 + Retry-After: MAX_IN_FLIGHT + MAX_QUEUED requests already,
+                                or none done within MAX_QUEUE_WAIT_MS (admission.py)
     DEADLINE_EXCEEDED           HTTP 503 + Retry-After: not answered in REQUEST_TIMEOUT_MS
 """
 

@@ -60,16 +60,16 @@ class Outcomes:
             if pay.get("__typename") == "PaymentAccepted":
                 self.receipts.append(pay["receipt"]["id"])
             else:
-                self._count(pay.get("code") or json.dumps(body.get("errors"))[:80])
+                self.count(pay.get("code") or json.dumps(body.get("errors"))[:80])
         elif status in (429, 503):
             self.refused.append(ms)
             self.without_retry_after += "Retry-After" not in headers
-            self._count(((body.get("errors") or [{}])[0].get("extensions") or {}).get("code", str(status)))
+            self.count(((body.get("errors") or [{}])[0].get("extensions") or {}).get("code", str(status)))
         else:
             self.failed += 1
-            self._count(f"HTTP {status}")
+            self.count(f"HTTP {status}")
 
-    def _count(self, code: str) -> None:
+    def count(self, code: str) -> None:
         self.codes[code] = self.codes.get(code, 0) + 1
 
 
@@ -88,12 +88,18 @@ async def drive(
             started = time.perf_counter()
             try:
                 async with session.post(url, data=body, headers=headers) as response:
-                    payload = await response.json(content_type=None)
+                    text = await response.text()
                     ms = (time.perf_counter() - started) * 1000
+                    try:
+                        payload = json.loads(text)
+                    except ValueError:
+                        outcomes.failed += 1
+                        outcomes.count(f"HTTP {response.status}: {text[:60]!r}")
+                        return
                     outcomes.record(response.status, response.headers, payload, ms)
-            except (TimeoutError, aiohttp.ClientError, ValueError) as error:
+            except (TimeoutError, aiohttp.ClientError) as error:
                 outcomes.failed += 1
-                outcomes._count(type(error).__name__)
+                outcomes.count(type(error).__name__)
 
         started = time.perf_counter()
         if rate is None:
@@ -164,6 +170,8 @@ def run(seconds: int, capacity_pays: int, concurrency: int, extra_env: dict[str,
             recovery, _ = asyncio.run(drive(url, bodies(vouchers.take(500)), rate=capacity / 2))
             progress(f"recovery: served {len(recovery.served)} of 500 at half the capacity")
             health = httpx.get(server.url + "/health", timeout=5).status_code
+            if overload.failed or recovery.failed:
+                progress("server log, last lines:\n" + "\n".join(server.log.read_text().splitlines()[-30:]))
         acknowledged = capacity_run.receipts + overload.receipts + recovery.receipts
         lost = set(acknowledged) - stored_receipts(database_url)
 

@@ -134,3 +134,38 @@ def test_a_request_whose_deadline_passes_in_line_leaves_it() -> None:
         assert (admission.in_flight, admission.waiting) == (0, 0)  # no slot leaked
 
     asyncio.run(scenario())
+
+
+def test_a_request_that_waits_in_line_too_long_is_refused_as_overloaded() -> None:
+    async def scenario() -> None:
+        inner = Blocked()
+        admission = Admission(inner, max_in_flight=1, timeout=10, max_waiting=5, max_wait=0.05)
+        first = asyncio.create_task(request(admission))
+        await asyncio.sleep(0.01)
+        status, headers, body = await asyncio.wait_for(request(admission), 1)
+        assert (status, body["errors"][0]["extensions"]["code"]) == (503, "OVERLOADED")
+        assert headers["retry-after"] == "1"
+        assert (admission.in_flight, admission.waiting, admission.shed) == (1, 0, 1)
+        inner.release.set()
+        assert (await first)[0] == 200
+
+    asyncio.run(scenario())
+
+
+def test_a_slot_freed_while_a_cancelled_waiter_is_still_unwinding_is_not_lost() -> None:
+    async def scenario() -> None:
+        inner = Blocked()
+        admission = Admission(inner, max_in_flight=1, timeout=10, max_waiting=5)
+        first = asyncio.create_task(request(admission))
+        await asyncio.sleep(0.01)
+        waiter = asyncio.create_task(request(admission))
+        await asyncio.sleep(0.01)
+        inner.release.set()  # the first finishes at its next step, and frees its slot...
+        waiter.cancel()  # ...after the waiter's turn was cancelled, before the waiter unwinds
+        assert (await first)[0] == 200
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        assert (admission.in_flight, admission.waiting) == (0, 0)
+        assert (await request(admission))[0] == 200
+
+    asyncio.run(scenario())
