@@ -154,10 +154,20 @@ def schema_extensions(settings: Settings, buckets: TokenBuckets) -> list[Callabl
 
 
 _PLACEHOLDER = parse("{ __typename }")  # the document of a request refused before it was parsed
+# Clients send the same few documents, of a few KB; caching bigger ones (up to MAX_BODY_BYTES
+# each, hundreds of them) would only let a stranger fill the caches.
+MAX_CACHED_QUERY = 16 * 1024
 
 
-@functools.lru_cache(maxsize=256)
 def _parse(query: str, max_tokens: int, limits: cost.Limits) -> tuple[DocumentNode, GraphQLError | None]:
+    if len(query) > MAX_CACHED_QUERY:
+        return _parse_uncached(query, max_tokens, limits)
+    return _parse_cached(query, max_tokens, limits)
+
+
+def _parse_uncached(
+    query: str, max_tokens: int, limits: cost.Limits
+) -> tuple[DocumentNode, GraphQLError | None]:
     """The document, and why it is refused (None if it is not); GraphQLSyntaxError if it does not
     parse. A refusal is returned, not raised, so that it is cached with its document."""
     try:
@@ -170,6 +180,9 @@ def _parse(query: str, max_tokens: int, limits: cost.Limits) -> tuple[DocumentNo
     except cost.OverLimit as refusal:
         return document, refusal
     return document, None
+
+
+_parse_cached = functools.lru_cache(maxsize=256)(_parse_uncached)
 
 
 class ParseCache(SchemaExtension):
@@ -197,7 +210,7 @@ class ParseCache(SchemaExtension):
         yield
 
 
-_validate = functools.lru_cache(maxsize=256)(validate_document)
+_validate_cached = functools.lru_cache(maxsize=256)(validate_document)
 
 
 class Validation(SchemaExtension):
@@ -207,8 +220,10 @@ class Validation(SchemaExtension):
     def on_validate(self) -> Iterator[None]:
         context = self.execution_context
         if context.pre_execution_errors is None and context.graphql_document is not None:
+            cached = len(context.query or "") <= MAX_CACHED_QUERY  # else a new document each time
+            validate = _validate_cached if cached else validate_document
             rules = tuple(context.validation_rules)
-            context.pre_execution_errors = _validate(context.schema._schema, context.graphql_document, rules)
+            context.pre_execution_errors = validate(context.schema._schema, context.graphql_document, rules)
         yield
 
 
