@@ -151,7 +151,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         max_batch=integer("MAX_BATCH", 1000, minimum=1),
         max_in_flight=integer("MAX_IN_FLIGHT", 16, minimum=1),
         max_queued=integer("MAX_QUEUED", 32, minimum=0),
-        max_queue_wait=integer("MAX_QUEUE_WAIT_MS", 250, minimum=1) / 1000,
+        max_queue_wait=integer("MAX_QUEUE_WAIT_MS", 1000, minimum=1) / 1000,
         request_timeout=integer("REQUEST_TIMEOUT_MS", 5000, minimum=10) / 1000,
         watchdog_stall=integer("WATCHDOG_MS", 5000, minimum=100) / 1000,
         shutdown_timeout=integer("SHUTDOWN_TIMEOUT_MS", 10_000, minimum=0) / 1000,

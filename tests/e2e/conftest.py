@@ -112,21 +112,30 @@ def pay_input(
     }
 
 
+SHED_RETRIES = 30  # a loaded machine may shed a pay (503 OVERLOADED) several times
+
+
 async def send_all(
     urls: Sequence[str], inputs: Sequence[dict[str, Any]], concurrency: int = 32
 ) -> list[dict[str, Any] | None]:
-    """POSTs every pay, spread over `urls`, at most `concurrency` at a time. None for a request
-    that got no answer (connection refused or reset: the server was killed)."""
+    """POSTs every pay, spread over `urls`, at most `concurrency` at a time, again after
+    `Retry-After` when a server sheds it (503). None for a request that got no answer
+    (connection refused or reset: the server was killed)."""
     limit = asyncio.Semaphore(concurrency)
     results: list[dict[str, Any] | None] = [None] * len(inputs)
 
     async def one(client: httpx.AsyncClient, index: int) -> None:
         async with limit:
             url = urls[index % len(urls)] + "/graphql"
-            try:
-                response = await client.post(url, json={"query": PAY, "variables": {"input": inputs[index]}})
-            except httpx.HTTPError:
-                return
+            body = {"query": PAY, "variables": {"input": inputs[index]}}
+            for _ in range(SHED_RETRIES):
+                try:
+                    response = await client.post(url, json=body)
+                except httpx.HTTPError:
+                    return
+                if response.status_code != 503:
+                    break
+                await asyncio.sleep(float(response.headers.get("retry-after", "1")))
             if response.status_code == 200:
                 results[index] = response.json()["data"]["pay"]
 
