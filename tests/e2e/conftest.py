@@ -154,13 +154,16 @@ def acknowledged_by(domain: Domain, pay: dict[str, Any], receipt: dict[str, Any]
     return recover(digest(domain, acknowledgement), bytes.fromhex(receipt["acknowledgement"][2:]))
 
 
+SHED_RETRIES = 30  # a loaded machine may shed a pay (503 OVERLOADED) several times
+
+
 async def send_all(
     urls: Sequence[str], lanes: Sequence[Sequence[dict[str, Any]]], concurrency: int = 32
 ) -> list[dict[str, Any] | None]:
     """POSTs every pay: each lane's pays one after another (each extends the last), lanes in
-    parallel, spread over `urls`, at most `concurrency` requests at a time. The results in the
-    order of the lanes and their pays; None for a pay that got no answer (connection refused or
-    reset: the server was killed)."""
+    parallel, spread over `urls`, at most `concurrency` requests at a time, again after
+    `Retry-After` when a server sheds one (503). The results in the order of the lanes and their
+    pays; None for a pay that got no answer (connection refused or reset: the server was killed)."""
     limit = asyncio.Semaphore(concurrency)
     ends = list(accumulate(len(lane) for lane in lanes))
     starts = [0, *ends][:-1]
@@ -169,10 +172,15 @@ async def send_all(
     async def one(client: httpx.AsyncClient, index: int, pay: dict[str, Any]) -> None:
         async with limit:
             url = urls[index % len(urls)] + "/graphql"
-            try:
-                response = await client.post(url, json={"query": PAY, "variables": {"input": pay}})
-            except httpx.HTTPError:
-                return
+            body = {"query": PAY, "variables": {"input": pay}}
+            for _ in range(SHED_RETRIES):
+                try:
+                    response = await client.post(url, json=body)
+                except httpx.HTTPError:
+                    return
+                if response.status_code != 503:
+                    break
+                await asyncio.sleep(float(response.headers.get("retry-after", "1")))
             if response.status_code == 200:
                 results[index] = response.json()["data"]["pay"]
 
