@@ -197,9 +197,11 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
         bytes32 s
     ) external nonReentrant {
         // A permit seen in the mempool can be submitted first by anyone, which makes this call fail;
-        // the allowance it set is then already there, so go on when it covers the amount.
+        // the allowance it set is then already there, so go on when it covers the amount. Only for the
+        // payer or the operator (the relayer): anyone else could sweep a standing allowance in.
         try IERC20Permit(token).permit(payer, address(this), amount, deadline, v, r, s) {}
         catch {
+            if (msg.sender != payer && msg.sender != _operator) revert PermitFailed(0, amount);
             uint256 allowance = IERC20(token).allowance(payer, address(this));
             if (allowance < amount) revert PermitFailed(allowance, amount);
         }

@@ -125,7 +125,8 @@ interface IMicropaymentHub {
     error AmountTooLarge(uint256 amount);
     /// @notice The hub received `received` instead of `expected`: fee-on-transfer tokens are refused.
     error TransferAmountMismatch(uint256 expected, uint256 received);
-    /// @notice The permit failed and the allowance it should have set is below `amount`.
+    /// @notice The permit failed and the allowance it should have set is below `amount`; or the permit
+    /// failed and the caller is neither the payer nor the operator (`allowance` is then 0, not read).
     error PermitFailed(uint256 allowance, uint256 amount);
     /// @notice Requested `requested` with only `balance` available.
     error InsufficientBalance(uint256 balance, uint256 requested);
@@ -155,9 +156,9 @@ interface IMicropaymentHub {
     function depositFor(address payer, address token, uint256 amount) external;
 
     /// @notice Relays an EIP-2612 permit signed by `payer` for this hub, then deposits `amount` from `payer`.
-    /// @dev Safe against a front-run permit: if the permit call fails, the deposit still goes ahead when the
-    /// allowance already covers `amount`. Warning: anyone can therefore move up to `amount` of an existing
-    /// allowance into the payer's own balance; do not leave a standing allowance to the hub.
+    /// @dev Safe against a front-run permit: if the permit call fails and the caller is the payer or the
+    /// operator, the deposit still goes ahead when the allowance already covers `amount`. Anyone else gets
+    /// PermitFailed, so a stranger cannot sweep a payer's standing allowance into the hub.
     function depositWithPermit(
         address payer,
         address token,

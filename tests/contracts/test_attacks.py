@@ -4,14 +4,12 @@ closed); the others pin an attack that the hub defends and that no other test co
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import replace
 from enum import IntEnum
 
 from eth_abi import encode
 from eth_account.signers.local import LocalAccount
 from web3.contract import Contract
-from web3.exceptions import ContractLogicError
 
 from app.chain.deploy import contract, deploy_hub
 from app.core.claims import ClaimBlock, encode_claim
@@ -177,17 +175,16 @@ def test_finding_without_a_withdraw_delay_a_payer_withdraws_what_the_server_ackn
     assert fast.earnings(creator.address) == DEPOSIT
 
 
-def test_finding_a_stranger_cannot_sweep_a_payers_allowance_into_the_hub(chain: Chain) -> None:
-    """FINDING (low). depositWithPermit falls back to the payer's existing allowance when the permit
-    fails, whoever calls it and whatever permit it carries. A payer that approved the hub once for more
-    than it deposited (wallets offer "unlimited") can have its whole allowance pulled into its hub account
-    by anyone with an all-zero permit, and must then wait withdrawDelay to get it back."""
+def test_a_stranger_cannot_sweep_a_payers_allowance_into_the_hub(chain: Chain) -> None:
+    """Was FINDING (low): depositWithPermit fell back to the payer's existing allowance when the permit
+    failed, whoever called it. Now only the payer or the operator gets the fallback; anyone else with a
+    failing permit gets PermitFailed(0, amount)."""
     payer, stranger = chain.accounts[5], chain.accounts[6]
     chain.send(chain.usdc.functions.approve(chain.hub.address, DEPOSIT), payer)
     before = int(chain.usdc.functions.balanceOf(payer.address).call())
 
     zero = bytes(32)
-    with contextlib.suppress(ContractLogicError):
+    with reverts_with(chain.hub, "PermitFailed", 0, DEPOSIT):
         chain.send(
             chain.hub.functions.depositWithPermit(
                 payer.address, chain.usdc.address, DEPOSIT, 0, 0, zero, zero

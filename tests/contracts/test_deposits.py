@@ -225,6 +225,37 @@ def test_a_front_run_permit_does_not_block_the_deposit(chain: Chain) -> None:
     assert chain.balance(front_runner.address) == 0
 
 
+def test_the_payer_itself_deposits_its_allowance_when_the_permit_fails(chain: Chain) -> None:
+    payer = chain.accounts[5]
+    chain.send(chain.usdc.functions.approve(chain.hub.address, 2_000_000), payer)
+    zero = bytes(32)
+    call = chain.hub.functions.depositWithPermit(
+        payer.address, chain.usdc.address, 2_000_000, 0, 0, zero, zero
+    )
+
+    receipt = chain.send(call, payer)
+
+    assert chain.events(receipt, "Deposited") == [
+        {"payer": payer.address, "token": chain.usdc.address, "from": payer.address, "amount": 2_000_000}
+    ]
+
+
+def test_a_failed_permit_relayed_by_a_stranger_never_falls_back_to_the_allowance(chain: Chain) -> None:
+    payer = gasless_payer(chain, 5_000_000)
+    deadline = chain.timestamp() + DEADLINE_MARGIN
+    signature = sign_permit(chain.usdc, payer, chain.hub.address, 3_000_000, deadline)
+    stranger = chain.accounts[5]
+    chain.send(
+        chain.usdc.functions.permit(payer.address, chain.hub.address, 3_000_000, deadline, *signature),
+        stranger,
+    )
+
+    with reverts_with(chain.hub, "PermitFailed", 0, 3_000_000):
+        chain.send(permit_deposit(chain, payer, 3_000_000, deadline, signature), stranger)
+    assert chain.balance(payer.address) == 0
+    assert token_balance(chain.usdc, payer.address) == 5_000_000
+
+
 def test_a_bad_permit_without_allowance_reverts(chain: Chain) -> None:
     payer = gasless_payer(chain, 5_000_000)
     deadline = chain.timestamp() + DEADLINE_MARGIN
