@@ -39,6 +39,9 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
     uint256 public constant MAX_FEE_BPS = 100;
     /// @notice Longest withdrawal delay the hub accepts, so a payer's funds can never be locked for long.
     uint256 public constant MAX_WITHDRAW_DELAY = 30 days;
+    /// @notice Shortest withdrawal delay the hub accepts: the time the operator has, at the least, to
+    /// claim what it acknowledged before a payer's withdrawal or revocation takes effect.
+    uint256 public constant MIN_WITHDRAW_DELAY = 10 minutes;
     /// @notice Gas given to an EIP-1271 wallet for one check, so a hostile wallet cannot burn a batch.
     uint256 public constant ERC1271_GAS_LIMIT = 100_000;
 
@@ -134,7 +137,9 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
         EIP712("MicropaymentHub", "2")
         Ownable(initialOwner)
     {
-        if (withdrawDelay_ > MAX_WITHDRAW_DELAY) revert InvalidWithdrawDelay(withdrawDelay_);
+        if (withdrawDelay_ < MIN_WITHDRAW_DELAY || withdrawDelay_ > MAX_WITHDRAW_DELAY) {
+            revert InvalidWithdrawDelay(withdrawDelay_);
+        }
         _withdrawDelay = withdrawDelay_;
         _setOperator(operator_);
     }

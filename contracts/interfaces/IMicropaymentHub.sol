@@ -138,7 +138,7 @@ interface IMicropaymentHub {
     error InvalidRecipient();
     /// @notice The fee exceeds the hard cap `maxFeeBps`.
     error FeeTooHigh(uint256 feeBps, uint256 maxFeeBps);
-    /// @notice The withdrawal delay is above MAX_WITHDRAW_DELAY.
+    /// @notice The withdrawal delay is below MIN_WITHDRAW_DELAY or above MAX_WITHDRAW_DELAY.
     error InvalidWithdrawDelay(uint256 delay);
     /// @notice The operator may not be the zero address.
     error InvalidOperator();

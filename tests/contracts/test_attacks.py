@@ -152,23 +152,24 @@ def test_finding_an_eip1271_check_made_the_way_the_server_makes_it_agrees_with_t
     assert server_accepts == chain_pays, f"server check says {server_accepts}, the hub pays: {chain_pays}"
 
 
-def test_finding_without_a_withdraw_delay_a_payer_withdraws_what_the_server_acknowledged(
-    chain: Chain,
-) -> None:
-    """FINDING (medium). The constructor takes any withdrawDelay up to 30 days, 0 included, and the server
-    never compares it with SETTLE_MARGIN. With a delay shorter than the time the settler needs, a payer
-    requests and withdraws its deposit (or revokes its key) before the acknowledged voucher is claimed,
-    and the claim is skipped as InsufficientBalance (or SignerRevoked)."""
-    owner, creator = chain.owner, chain.accounts[4]
-    deployment = deploy_hub(chain.w3, owner.address, [chain.usdc.address], withdraw_delay=0)
+def test_a_withdraw_delay_below_ten_minutes_is_refused(chain: Chain) -> None:
+    """Was FINDING (medium): the constructor took any withdrawDelay up to 30 days, 0 included, and with a
+    delay shorter than the time the settler needs, a payer withdrew (or revoked its key) before the
+    acknowledged voucher was claimed. Now MIN_WITHDRAW_DELAY (10 minutes) is the floor."""
+    assert chain.hub.functions.MIN_WITHDRAW_DELAY().call() == 600
+    for delay in (0, 599):
+        with reverts_with(chain.hub, "InvalidWithdrawDelay", delay):
+            deploy_hub(chain.w3, chain.owner.address, [chain.usdc.address], withdraw_delay=delay)
+    deployment = deploy_hub(chain.w3, chain.owner.address, [chain.usdc.address], withdraw_delay=600)
     hub = contract(chain.w3, "MicropaymentHub", deployment.hub)
     fast = replace(chain, hub=hub)
-    payer = funded_payer(fast, index=2, amount=DEPOSIT)
+    payer, creator = funded_payer(fast, index=2, amount=DEPOSIT), chain.accounts[4]
     voucher = make_voucher(fast, payer.address, {creator.address: DEPOSIT})
     block = acknowledged(fast, voucher, payer)
 
     fast.send(hub.functions.requestWithdrawal(chain.usdc.address, DEPOSIT), payer)
-    fast.send(hub.functions.withdraw(chain.usdc.address), payer)
+    with reverts_with(hub, "WithdrawalNotReady", fast.timestamp() + 600):
+        fast.send(hub.functions.withdraw(chain.usdc.address), payer)
     receipt = fast.claim([block], sender=creator)
 
     assert skipped(fast, receipt) == [], "the acknowledged voucher was skipped"
