@@ -42,8 +42,6 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
     /// @notice Shortest withdrawal delay the hub accepts: the time the operator has, at the least, to
     /// claim what it acknowledged before a payer's withdrawal or revocation takes effect.
     uint256 public constant MIN_WITHDRAW_DELAY = 10 minutes;
-    /// @notice Gas given to an EIP-1271 wallet for one check, so a hostile wallet cannot burn a batch.
-    uint256 public constant ERC1271_GAS_LIMIT = 100_000;
 
     uint256 private constant FLAG_GRANT = 1;
     uint256 private constant FLAG_ACKNOWLEDGEMENT = 2;
@@ -72,6 +70,14 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
     struct TokenInfo {
         uint32 id;
         bool allowed;
+    }
+
+    /// @dev One payer's standing with one ECDSA key, in one slot: `authorized` by `authorizeSigner` (full
+    /// authority over the payer's vouchers and grants), and when a revocation by `revokeSigner` takes
+    /// effect (0 = never), for authorized signers and session keys alike.
+    struct SignerState {
+        uint64 revokedAt;
+        bool authorized;
     }
 
     struct FeeConfig {
@@ -126,7 +132,7 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
     mapping(address token => mapping(address payer => Account)) private _accounts;
     mapping(address token => mapping(address payer => mapping(uint256 lane => bytes32))) private _lanes;
     mapping(address token => mapping(address payee => uint256)) private _earnings;
-    mapping(address payer => mapping(address signer => uint256)) private _revokedAt;
+    mapping(address payer => mapping(address signer => SignerState)) private _signers;
     mapping(address token => TokenInfo) private _tokens;
     /// @dev Every token ever listed; a token's id is its position plus one.
     address[] private _tokenList;
@@ -336,13 +342,25 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
     // ========================================================= session keys
 
     /// @inheritdoc IMicropaymentHub
+    function authorizeSigner(address signer) external {
+        if (signer == address(0)) revert InvalidSigner();
+        SignerState storage state = _signers[msg.sender][signer];
+        // A revocation is final: authorizing again must not bring the key's grants back either.
+        if (state.revokedAt != 0) revert SignerAlreadyRevoked(signer, state.revokedAt);
+        state.authorized = true;
+        emit SignerAuthorized(msg.sender, signer);
+    }
+
+    /// @inheritdoc IMicropaymentHub
     function revokeSigner(address signer) external {
         uint256 effectiveAt = block.timestamp + _withdrawDelay;
-        uint256 current = _revokedAt[msg.sender][signer];
+        SignerState storage state = _signers[msg.sender][signer];
+        uint256 current = state.revokedAt;
         // Vouchers the operator acknowledged from this key must stay claimable for the same delay as a
         // withdrawal; revoking again never postpones an earlier revocation.
         if (current == 0 || current > effectiveAt) {
-            _revokedAt[msg.sender][signer] = effectiveAt;
+            // Safe cast: a timestamp plus at most 30 days.
+            state.revokedAt = uint64(effectiveAt);
             current = effectiveAt;
         }
         emit SignerRevoked(msg.sender, signer, current);
@@ -351,8 +369,7 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
     // =============================================================== claims
 
     /// @inheritdoc IMicropaymentHub
-    /// @dev No reentrancy guard: a block only calls the ecrecover precompile and, for contract payers,
-    /// makes a STATICCALL, neither of which can change state.
+    /// @dev No reentrancy guard: a block calls only the ecrecover precompile, which cannot change state.
     function claim(address token, bytes calldata data) external {
         if (_tokens[token].id == 0) revert TokenNotAllowed(token);
         uint256 payeeCount = data.length == 0 ? 0 : uint8(data[0]);
@@ -577,8 +594,10 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
         emit VoucherSkipped(b.payer, context.token, b.lane, hash, reason);
     }
 
-    /// @dev Who signed the voucher: the payer (ECDSA, or EIP-1271 when it has code), else the grant's key
-    /// within the grant's bounds. Returns the zero address and the reason when nobody may have.
+    /// @dev Who signed the voucher: the payer, or a key the payer authorized on chain and whose revocation
+    /// has not taken effect (both with the payer's full authority), else the grant's key within the grant's
+    /// bounds, the grant being signed by the payer or such an authorized key. Returns the zero address and
+    /// the reason when nobody may have. The key's state is read once: the voucher's signer is the grant's.
     function _signerOf(ClaimContext memory context, Block memory b, bytes32 digest, uint256 total)
         private
         view
@@ -586,27 +605,30 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
     {
         address payer = b.payer;
         address recovered = _recover(digest, b.signature, b.signatureLength);
-        // The reason is unused when a signer is returned.
-        if (recovered != address(0) && recovered == payer) return (payer, SkipReason.EntriesInvalid);
-        if (payer.code.length != 0 && _isValidERC1271(payer, digest, b.signature, b.signatureLength)) {
-            return (payer, SkipReason.EntriesInvalid);
+        if (recovered == address(0)) {
+            return (address(0), b.flags & FLAG_GRANT == 0 ? SkipReason.BadSignature : SkipReason.GrantInvalid);
         }
-        if (b.flags & FLAG_GRANT == 0) return (address(0), SkipReason.BadSignature);
+        // The reason is unused when a signer is returned.
+        if (recovered == payer) return (payer, SkipReason.EntriesInvalid);
+        SignerState memory state = _signers[payer][recovered];
+        bool revoked = state.revokedAt != 0 && block.timestamp >= state.revokedAt;
+        if (state.authorized && !revoked) return (recovered, SkipReason.EntriesInvalid);
+        if (b.flags & FLAG_GRANT == 0) {
+            return (address(0), state.authorized ? SkipReason.SignerRevoked : SkipReason.BadSignature);
+        }
 
-        address signer = b.grantSigner;
-        if (recovered == address(0) || recovered != signer) return (address(0), SkipReason.GrantInvalid);
+        if (recovered != b.grantSigner) return (address(0), SkipReason.GrantInvalid);
         bytes32 grantDigest = MessageHashUtils.toTypedDataHash(
             context.domainSeparator,
-            _hashStruct7(context.work, uint160(payer), uint160(signer), uint160(context.token), b.lane, b.maxTotal, b.validUntil)
+            _hashStruct7(context.work, uint160(payer), uint160(recovered), uint160(context.token), b.lane, b.maxTotal, b.validUntil)
         );
         if (!_isSignedBy(payer, grantDigest, b.grantSignature, b.grantSignatureLength)) {
             return (address(0), SkipReason.GrantInvalid);
         }
         if (block.timestamp > b.validUntil) return (address(0), SkipReason.SignerExpired);
-        uint256 revocation = _revokedAt[payer][signer];
-        if (revocation != 0 && block.timestamp >= revocation) return (address(0), SkipReason.SignerRevoked);
+        if (revoked) return (address(0), SkipReason.SignerRevoked);
         if (total > b.maxTotal) return (address(0), SkipReason.CapExceeded);
-        return (signer, SkipReason.EntriesInvalid);
+        return (recovered, SkipReason.EntriesInvalid);
     }
 
     /// @dev Writes each payee's earnings slot once for the whole claim, then the fee recipient's.
@@ -686,37 +708,14 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
         return err == ECDSA.RecoverError.NoError ? recovered : address(0);
     }
 
-    /// @dev True if `account` signed `digest`: by ECDSA, or by EIP-1271 when it has code.
-    function _isSignedBy(address account, bytes32 digest, uint256 offset, uint256 length) private view returns (bool) {
+    /// @dev True if `payer` signed `digest`: ECDSA recovers the payer, or a key the payer authorized on chain
+    /// whose revocation has not taken effect.
+    function _isSignedBy(address payer, bytes32 digest, uint256 offset, uint256 length) private view returns (bool) {
         address recovered = _recover(digest, offset, length);
-        if (recovered != address(0) && recovered == account) return true;
-        return account.code.length != 0 && _isValidERC1271(account, digest, offset, length);
-    }
-
-    /// @dev EIP-1271 check with a gas cap and without copying more than 32 bytes of return data, so a
-    /// wallet that burns gas or returns a huge blob cannot make a whole claim revert. Builds the call in
-    /// unallocated memory, so a claim's memory does not grow with the contract payers in it.
-    function _isValidERC1271(address wallet, bytes32 digest, uint256 offset, uint256 length)
-        private
-        view
-        returns (bool valid)
-    {
-        bytes4 magic = 0x1626ba7e; // IERC1271.isValidSignature.selector
-        uint256 gasLimit = ERC1271_GAS_LIMIT;
-        assembly ("memory-safe") {
-            // isValidSignature(bytes32 hash, bytes signature), ABI-encoded past the free memory pointer.
-            let ptr := mload(0x40)
-            mstore(ptr, magic)
-            mstore(add(ptr, 0x04), digest)
-            mstore(add(ptr, 0x24), 0x40)
-            mstore(add(ptr, 0x44), length)
-            mstore(add(add(ptr, 0x64), and(length, not(31))), 0) // zero padding of the last word
-            calldatacopy(add(ptr, 0x64), offset, length)
-            let size := add(0x64, and(add(length, 31), not(31)))
-            mstore(0x00, 0)
-            let success := staticcall(gasLimit, wallet, ptr, size, 0x00, 0x20)
-            valid := and(success, and(gt(returndatasize(), 0x1f), eq(mload(0x00), magic)))
-        }
+        if (recovered == address(0)) return false;
+        if (recovered == payer) return true;
+        SignerState memory state = _signers[payer][recovered];
+        return state.authorized && (state.revokedAt == 0 || block.timestamp < state.revokedAt);
     }
 
     function _acknowledgementDigest(bytes32 domainSeparator, bytes32 voucherDigest) private pure returns (bytes32) {
@@ -887,7 +886,13 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
 
     /// @inheritdoc IMicropaymentHub
     function revokedAt(address payer, address signer) external view returns (uint256) {
-        return _revokedAt[payer][signer];
+        return _signers[payer][signer].revokedAt;
+    }
+
+    /// @inheritdoc IMicropaymentHub
+    function isAuthorizedSigner(address payer, address signer) external view returns (bool) {
+        SignerState memory state = _signers[payer][signer];
+        return state.authorized && (state.revokedAt == 0 || block.timestamp < state.revokedAt);
     }
 
     /// @inheritdoc IMicropaymentHub
