@@ -242,6 +242,7 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
     function depositWithAuthorizations(address token, Authorization[] calldata auths) external nonReentrant {
         if (!_tokens[token].allowed) revert TokenNotAllowed(token);
         uint256 held = IERC20(token).balanceOf(address(this));
+        uint256 credited;
         for (uint256 i; i < auths.length; ++i) {
             Authorization calldata auth = auths[i];
             if (auth.amount == 0 || auth.amount > type(uint128).max) {
@@ -251,12 +252,18 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
             try IERC3009(token).receiveWithAuthorization(
                 auth.payer, address(this), auth.amount, auth.validAfter, auth.validBefore, auth.nonce, auth.v, auth.r, auth.s
             ) {
-                held = _requireReceived(token, held, auth.amount);
                 _credit(auth.payer, token, auth.amount, auth.payer);
+                unchecked {
+                    // At most auths.length amounts below 2^128 each.
+                    credited += auth.amount;
+                }
             } catch {
                 emit DepositFailed(auth.payer, token, auth.nonce);
             }
         }
+        // One balance check for the batch: what the hub owes rose by `credited`, so must what it holds
+        // (a fee-on-transfer token reverts the whole batch, as it would have item by item).
+        if (credited != 0) _requireReceived(token, held, credited);
     }
 
     function _deposit(address payer, address token, uint256 amount, address from) private {

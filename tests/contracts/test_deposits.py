@@ -339,7 +339,9 @@ def test_a_front_runner_cannot_execute_the_receive_authorization(chain: Chain) -
 # ---------------------------------------------------------------- batched EIP-3009 deposits
 
 
-def authorization(chain: Chain, payer: LocalAccount, amount: int, **overrides: Any) -> tuple[Any, ...]:
+def authorization(
+    chain: Chain, payer: LocalAccount, amount: int, token: Contract | None = None, **overrides: Any
+) -> tuple[Any, ...]:
     """One `Authorization` struct of depositWithAuthorizations, signed by `payer`."""
     fields: dict[str, Any] = {
         "valid_after": 0,
@@ -349,7 +351,7 @@ def authorization(chain: Chain, payer: LocalAccount, amount: int, **overrides: A
     }
     fields.update(overrides)
     v, r, s = sign_receive_authorization(
-        chain.usdc,
+        token or chain.usdc,
         payer,
         chain.hub.address,
         fields["value"],
@@ -435,3 +437,16 @@ def test_a_fee_on_transfer_deposit_is_refused(chain: Chain) -> None:
         chain.deposit(payer, 1_000_000, token=token)
     assert chain.balance(payer.address, token) == 0
     assert token_balance(token, payer.address) == 1_000_000
+
+
+def test_a_batch_in_a_fee_on_transfer_token_reverts_as_a_whole(chain: Chain) -> None:
+    token = chain.deploy("FeeOnTransferToken")
+    chain.allow_token(token)
+    payers = [new_key() for _ in range(2)]
+    for payer in payers:
+        chain.send(token.functions.mint(payer.address, 2_000_000), chain.owner)
+    auths = [authorization(chain, payer, 1_000_000 * (i + 1), token=token) for i, payer in enumerate(payers)]
+
+    with reverts_with(chain.hub, "TransferAmountMismatch", 3_000_000, 2_970_000):
+        chain.send(chain.hub.functions.depositWithAuthorizations(token.address, auths), chain.owner)
+    assert [chain.balance(payer.address, token) for payer in payers] == [0, 0]
