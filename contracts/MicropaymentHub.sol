@@ -249,21 +249,36 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
                 emit DepositFailed(auth.payer, token, auth.nonce);
                 continue;
             }
-            try IERC3009(token).receiveWithAuthorization(
-                auth.payer, address(this), auth.amount, auth.validAfter, auth.validBefore, auth.nonce, auth.v, auth.r, auth.s
-            ) {
+            if (_receiveWithAuthorization(token, auth)) {
                 _credit(auth.payer, token, auth.amount, auth.payer);
                 unchecked {
                     // At most auths.length amounts below 2^128 each.
                     credited += auth.amount;
                 }
-            } catch {
+            } else {
                 emit DepositFailed(auth.payer, token, auth.nonce);
             }
         }
         // One balance check for the batch: what the hub owes rose by `credited`, so must what it holds
         // (a fee-on-transfer token reverts the whole batch, as it would have item by item).
         if (credited != 0) _requireReceived(token, held, credited);
+    }
+
+    /// @dev `token.receiveWithAuthorization(payer, this, amount, validAfter, validBefore, nonce, v, r, s)`;
+    /// true when it did not revert. A plain CALL: the token is listed (it has code), and its return data is
+    /// neither needed nor copied. Malformed fields reach the token as they are, which then reverts.
+    function _receiveWithAuthorization(address token, Authorization calldata auth) private returns (bool ok) {
+        bytes4 selector = IERC3009.receiveWithAuthorization.selector;
+        assembly ("memory-safe") {
+            // The call's 292 bytes past the free memory pointer: selector, payer, this hub, then the 7 words
+            // of `auth` from amount to s (Authorization's layout: payer, amount, ..., s).
+            let ptr := mload(0x40)
+            mstore(ptr, selector)
+            mstore(add(ptr, 0x04), calldataload(auth))
+            mstore(add(ptr, 0x24), address())
+            calldatacopy(add(ptr, 0x44), add(auth, 0x20), 0xe0)
+            ok := call(gas(), token, 0, ptr, 0x124, 0, 0)
+        }
     }
 
     function _deposit(address payer, address token, uint256 amount, address from) private {
