@@ -480,7 +480,8 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
     /// or emits why not.
     function _claimBlock(ClaimContext memory context, Block memory b) private {
         address token = context.token;
-        bytes32 commitment = _lanes[token][b.payer][b.lane];
+        mapping(uint256 lane => bytes32) storage lanes = _lanes[token][b.payer];
+        bytes32 commitment = lanes[b.lane];
         Scan memory scan = _scanEntries(context, b, commitment);
         if (!scan.valid) return _reject(context, b, scan, bytes32(0), SkipReason.EntriesInvalid);
         if (!scan.previousMatches) return _reject(context, b, scan, scan.entriesHash, SkipReason.PreviousMismatch);
@@ -507,7 +508,7 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
             return _reject(context, b, scan, scan.entriesHash, SkipReason.InsufficientBalance);
         }
 
-        _lanes[token][b.payer][b.lane] = scan.entriesHash;
+        lanes[b.lane] = scan.entriesHash;
         unchecked {
             // scan.delta <= balance was checked just above.
             account.balance = uint128(balance - scan.delta);
