@@ -5,7 +5,6 @@ import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
@@ -704,31 +703,36 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
     /// @dev ECDSA signer of `digest` from the signature at calldata `offset`, or zero for any other length,
     /// v other than 27/28, r or s out of range, or a high s. Takes the 65-byte (r,s,v) form and the 64-byte
     /// EIP-2098 (r,vs) form; accounting is by lane and amounts, so the second form of a voucher gains nothing.
-    function _recover(bytes32 digest, uint256 offset, uint256 length) private pure returns (address) {
-        bytes32 r;
-        bytes32 s;
-        uint8 v;
-        if (length == 65) {
-            assembly ("memory-safe") {
-                // Within the block, bounds-checked by _readBlock.
-                r := calldataload(offset)
+    function _recover(bytes32 digest, uint256 offset, uint256 length) private view returns (address signer) {
+        assembly ("memory-safe") {
+            // Calldata within the block, bounds-checked by _readBlock. The precompile's input is built past
+            // the free memory pointer (left as it is); it answers nothing for v not 27/28 or r, s out of
+            // [1, n), and the high-s half (s > n/2) is refused here, as OpenZeppelin's ECDSA does.
+            let r := calldataload(offset)
+            let s := 0
+            let v := 0
+            switch length
+            case 65 {
                 s := calldataload(add(offset, 0x20))
                 v := byte(0, calldataload(add(offset, 0x40)))
             }
-        } else if (length == 64) {
-            bytes32 vs;
-            assembly ("memory-safe") {
-                // Within the block, bounds-checked by _readBlock.
-                r := calldataload(offset)
-                vs := calldataload(add(offset, 0x20))
+            case 64 {
+                let vs := calldataload(add(offset, 0x20))
+                s := and(vs, 0x7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff)
+                v := add(shr(255, vs), 27)
             }
-            s = vs & bytes32(0x7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff);
-            v = uint8((uint256(vs) >> 255) + 27);
-        } else {
-            return address(0);
+            if iszero(gt(s, 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0)) {
+                let ptr := mload(0x40)
+                mstore(ptr, digest)
+                mstore(add(ptr, 0x20), v)
+                mstore(add(ptr, 0x40), r)
+                mstore(add(ptr, 0x60), s)
+                // A statement of its own: Yul evaluates arguments right to left, so a returndatasize()
+                // beside the call would read the previous call's.
+                let ok := staticcall(gas(), 1, ptr, 0x80, 0x00, 0x20)
+                if and(ok, eq(returndatasize(), 0x20)) { signer := mload(0x00) }
+            }
         }
-        (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, v, r, s);
-        return err == ECDSA.RecoverError.NoError ? recovered : address(0);
     }
 
     /// @dev True if `payer` signed `digest`: ECDSA recovers the payer, or a key the payer authorized on chain
