@@ -78,6 +78,11 @@ class Hub(Protocol):
         """When the key's revocation takes effect; 0 if never revoked."""
         ...
 
+    def is_authorized_signer(self, payer: Address, signer: Address, block: Block = "latest") -> bool:
+        """True when `payer` authorized `signer` on chain (authorizeSigner) and no revocation of it
+        has taken effect; a pending revocation still answers True (see `revoked_at`)."""
+        ...
+
     def operator(self) -> Address: ...
 
     def tokens(self) -> list[Address]:
@@ -93,8 +98,8 @@ class Hub(Protocol):
     # wallets and tokens
 
     def is_valid_erc1271(self, wallet: Address, digest: bytes, signature: bytes) -> bool:
-        """What the hub would conclude of a contract payer's signature (False, never an error,
-        for a wallet that reverts or answers garbage)."""
+        """A contract wallet's EIP-1271 answer (False, never an error, for a wallet that reverts or
+        answers garbage). The hub never asks it at claim time: see `is_authorized_signer`."""
         ...
 
     def token_info(self, token: Address) -> TokenInfo:
