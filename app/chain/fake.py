@@ -76,7 +76,6 @@ class FakeHub:
         self.holdings: dict[tuple[Address, Address], int] = {}  # ERC-20 balances (token, holder)
         # EIP-1271 answers, (digest, signature) each wallet approves: for the server's own checks only,
         # a claim never asks them (the hub pays authorized signers instead)
-        self.wallets: dict[Address, set[tuple[bytes, bytes]]] = {}
         self._reorgs = 0
         self._blocks = [_Block(0, self._hash(0), start_time)]
 
@@ -140,9 +139,6 @@ class FakeHub:
 
     def domain_separator(self) -> bytes:
         return self.domain.separator
-
-    def is_valid_erc1271(self, wallet: Address, digest: bytes, signature: bytes) -> bool:
-        return (digest, signature) in self.wallets.get(wallet, set())
 
     def token_info(self, token: Address) -> TokenInfo:
         if token not in self.token_infos:

@@ -14,7 +14,6 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, cast, get_args
 
-from eth_abi.abi import encode
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract.contract import ContractEvent, ContractFunction
@@ -37,8 +36,6 @@ from app.core.types import Address, to_address
 
 __all__ = ["Block", "HubClient", "NotAToken", "TokenDomain", "TokenInfo"]
 
-ERC1271_GAS_LIMIT = 100_000  # what a wallet gets for one check (the hub itself never asks EIP-1271)
-ERC1271_MAGIC = bytes.fromhex("1626ba7e")  # the selector of isValidSignature(bytes32,bytes)
 # Each named like its Solidity event, with the same arguments in snake_case.
 HUB_EVENTS: tuple[type[ev.HubEvent], ...] = get_args(ev.HubEvent)
 BATCH_SIZE = 100  # block headers per JSON-RPC batch: providers cap batch sizes
@@ -310,29 +307,6 @@ class HubClient:
 
     def domain_separator(self) -> bytes:
         return bytes(self._call(self._hub.functions.DOMAIN_SEPARATOR()))
-
-    # ----------------------------------------------------------------- wallets
-
-    def is_valid_erc1271(self, wallet: Address, digest: bytes, signature: bytes) -> bool:
-        """True iff `wallet` returns exactly the magic word within ERC1271_GAS_LIMIT. A wallet that
-        reverts, runs out of gas or returns garbage is just False. The hub does not use this answer
-        when it claims (a wallet could change it after the acknowledgement): it pays only signatures
-        that recover the payer or a key the payer authorized (`is_authorized_signer`)."""
-        data = ERC1271_MAGIC + encode(["bytes32", "bytes"], [digest, signature])
-        tx = {"to": to_address(wallet), "data": HexBytes(data), "gas": ERC1271_GAS_LIMIT}
-        try:
-            result = self._w3.eth.call(cast(Any, tx), "latest", ccip_read_enabled=False)
-        except ContractLogicError:
-            return False
-        except Web3RPCError as exc:
-            code = (exc.rpc_response or {}).get("error", {}).get("code")
-            if code == -32005:  # "limit exceeded": the node is busy, not the wallet broken
-                raise Transient(f"chain node: EIP-1271 check failed: {_describe(exc)}") from exc
-            return False  # out of gas, memory blow-up...: the node reports the wallet's failure
-        except _NODE_ERRORS as exc:
-            raise Transient(f"chain node: EIP-1271 check failed: {_describe(exc)}") from exc
-        # Exactly what the hub accepts: at least 32 bytes, the first word being the magic value left-aligned.
-        return bytes(result[:32]) == ERC1271_MAGIC.ljust(32, b"\0")
 
     # ------------------------------------------------------------------ tokens
 

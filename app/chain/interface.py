@@ -97,11 +97,6 @@ class Hub(Protocol):
 
     # wallets and tokens
 
-    def is_valid_erc1271(self, wallet: Address, digest: bytes, signature: bytes) -> bool:
-        """A contract wallet's EIP-1271 answer (False, never an error, for a wallet that reverts or
-        answers garbage). The hub never asks it at claim time: see `is_authorized_signer`."""
-        ...
-
     def token_info(self, token: Address) -> TokenInfo:
         """Raises NotAToken when the address does not answer as an ERC-20."""
         ...

@@ -154,11 +154,10 @@ def test_a_key_the_payer_authorized_signs_vouchers_and_grants_until_its_revocati
         hub.authorize_signer(wallet, address(owner))
 
 
-def test_an_eip1271_approval_pays_nothing_in_a_claim(hub: FakeHub) -> None:
+def test_a_wallets_owner_key_pays_nothing_until_the_wallet_authorizes_it(hub: FakeHub) -> None:
     wallet, owner = address(new_key()), new_key()
     hub.deposit(wallet, TOKEN, 1_000)
     block = make_block(hub.domain, owner, wallet, TOKEN, 0, entries((A, 10)))
-    hub.wallets[wallet] = {(digest(hub.domain, block.voucher), block.signature)}
     (skipped,) = hub.claim(hub.operator(), TOKEN, encode_claim([block]))
     assert skipped.reason is SkipReason.BAD_SIGNATURE  # type: ignore[union-attr]
     with pytest.raises(Reverted, match="InvalidSigner"):
