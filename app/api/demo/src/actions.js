@@ -152,8 +152,13 @@ async function loadResources() {
   state.loadingResources = false;
 }
 
+let accountPushes = 0; // accounts the subscription delivered: each is newer than any load started before it
+
 const loadAccount = coalesced(async () => {
-  onAccount(await client.account(state.token.address));
+  const pushesBefore = accountPushes;
+  const account = await client.account(state.token.address);
+  // A push that arrived while this load was on its way is newer: the load's answer would undo it.
+  if (accountPushes === pushesBefore) onAccount(account);
 });
 
 const loadWalletBalance = coalesced(async () => {
@@ -259,7 +264,13 @@ async function onConnected() {
     "account",
     Q.ACCOUNT_CHANGED,
     { payer: state.address, token: state.token.address },
-    { onData: (data) => onAccount(data.accountChanged), poll: loadAccount },
+    {
+      onData: (data) => {
+        accountPushes += 1;
+        onAccount(data.accountChanged);
+      },
+      poll: loadAccount,
+    },
   );
   loadAccount();
   loadWalletBalance();
