@@ -14,6 +14,7 @@
     │   ├── CumulativeMismatch     the vector is not the lane's last + price (carries the latest voucher)
     │   ├── InsufficientFunds      headroom does not cover the price
     │   ├── AlreadyOwned           bought, or a time pass still runs: nothing to pay (carries the receipt)
+    │   ├── PaymentAlreadyUsed     a paywall's X-PAYMENT replayed for something paid per use
     │   ├── Unauthenticated        sign in first
     │   ├── Forbidden              signed in, but not as the owner of this data
     │   ├── RateLimited            too many requests for this address
@@ -87,6 +88,10 @@ class InsufficientFunds(Refusal):
 
 class AlreadyOwned(Refusal):
     code = "ALREADY_OWNED"
+
+
+class PaymentAlreadyUsed(Refusal):
+    code = "PAYMENT_ALREADY_USED"
 
 
 class Unauthenticated(Refusal):

@@ -256,7 +256,6 @@ class Payments:
                     resource=existing.resource_id,
                 )
             return existing  # the same voucher again: same receipt, charged once
-        _refuse_if_held(item, held, now)
         account = group.accounts.get((voucher.payer, voucher.token))
         if account is None:
             raise InsufficientFunds(
@@ -273,6 +272,9 @@ class Payments:
                     "the signature is malformed, or signed by neither the payer nor a session key "
                     "with a grant for this lane: authorise the key first"
                 )
+        # After the signer is known to speak for the payer: the refusal then proves the payer holds
+        # it (the paywall serves it on that proof).
+        _refuse_if_held(item, held, now)
         if lane.blocked in _DEAD:
             raise SignerNotAuthorized(
                 f"the chain can no longer pay lane {voucher.lane} ({lane.blocked}): ask voucherToSign "
