@@ -6,8 +6,9 @@
     X-PAYMENT already accepted before  the route runs again only for a purchase owned or a pass
                                        running (the same voucher is a proof, never a second charge);
                                        for PER_USE it is spent: 402 PAYMENT_ALREADY_USED
-    X-PAYMENT refused                  402 with the refusal's code and fields (ALREADY_OWNED, from a
-                                       signer that speaks for the payer, is a proof too: the route runs)
+    X-PAYMENT refused                  402 with the refusal's code and fields (ALREADY_OWNED on a
+                                       fresh voucher signed by the payer itself is a proof too: the
+                                       route runs, charged 0)
 
 The voucher goes through Payments.pay, the very path of GraphQL's pay: every rule, the payer's
 lock, the acknowledgement, idempotency by voucher.
@@ -35,6 +36,7 @@ from app.core.errors import (
     UnknownResource,
 )
 from app.core.receipts import Receipt, receipt_id
+from app.core.signatures import recover
 from app.core.types import Address, InvalidAddressError, to_address
 from app.paywall import wire
 from app.services.runtime import Services
@@ -81,13 +83,16 @@ class Paywall:
                 resource=resource_id,
             )
         services = self.services
-        rid = receipt_id(digest(services.domain, request.voucher))
+        voucher_digest = digest(services.domain, request.voucher)
+        rid = receipt_id(voucher_digest)
         before = await run_in_threadpool(services.accounts.receipt, rid)
         try:
             receipt = await run_in_threadpool(services.payments.pay, request)
-        except AlreadyOwned as owned:  # a signer that speaks for the payer: proof enough
+        except AlreadyOwned as owned:
+            # A fresh voucher the payer itself signed proves it is the payer: serve what it holds. A
+            # session key's is not enough (its grant may have ended): resend the voucher that paid.
             held = await run_in_threadpool(services.accounts.receipt, str(owned.fields["receipt"]))
-            if held is None:
+            if held is None or recover(voucher_digest, request.signature) != request.voucher.payer:
                 raise
             return held, 0
         if before is None:
