@@ -79,8 +79,8 @@ class TypedData:
                 latest = holdings.latest_receipt(conn, payer, resource_id)
                 held = access.access(resource.access, resource.pass_seconds, latest, self._clock())
                 access.check_not_owned(resource_id, held)
-            if signer is None or signer == payer:
-                lane = payments.wallet_lane(conn, payer, resource.token, resource.payee)
+            if signer is None or payments.speaks_for(conn, payer, signer):
+                lane = payments.wallet_lane(conn, payer, resource.token, resource.payee, signer)
             else:
                 grants = [g for g in payments.list_grants(conn, payer)
                           if g.grant.signer == signer and g.grant.token == resource.token]  # fmt: skip

@@ -11,10 +11,9 @@ import httpx
 import pytest
 from eth_account.signers.local import LocalAccount
 
-from app.chain.anvil import DEV_KEYS
 from app.core.types import to_address
 from app.examples import paid_api
-from tests.e2e.conftest import open_marketplace, serve_as_operator, server_env, server_services
+from tests.e2e.conftest import open_marketplace, server_env, server_services
 from tests.e2e.servers import Server
 from tests.factories import Chain
 
@@ -42,7 +41,6 @@ class PaidApi:
 def api(chain: Chain, tmp_path: Path) -> Iterator[PaidApi]:
     env = {
         **server_env(chain, f"sqlite:///{tmp_path / 'micropayments.db'}", str(tmp_path)),
-        **serve_as_operator(chain, DEV_KEYS[6]),
         "EXAMPLE_PAID_API": "1",
     }
     market = open_marketplace(chain, env, payers=1, creators=1, price=PRICE, deposit=DEPOSIT)
