@@ -20,9 +20,8 @@ from eth_account import Account
 from starlette.applications import Starlette
 
 from app.api import demo
-from app.chain.anvil import DEV_KEYS
 from app.core.types import to_address
-from tests.e2e.conftest import serve_as_operator, server_env, server_services
+from tests.e2e.conftest import server_env, server_services
 from tests.e2e.servers import ROOT, Server
 from tests.factories import Chain
 
@@ -147,14 +146,14 @@ def test_a_reader_pays_per_article_without_prompts_and_a_creator_withdraws(
 
     env = {
         **server_env(chain, f"sqlite:///{tmp_path / 'micropayments.db'}", str(tmp_path)),
-        **serve_as_operator(chain, DEV_KEYS[6]),
+        "SETTLE": "true",
         "SETTLE_MIN_BATCH": "1",
         "SETTLE_MAX_AGE": "0",
         "SETTLE_INTERVAL_MS": "500",
     }
     list_articles(chain, env)
     reader = Account.create()
-    chain.send(chain.usdc.functions.mint(reader.address, 100 * 10**6), chain.accounts[0])
+    chain.send(chain.usdc.functions.mint(reader.address, 100 * 10**6), chain.accounts[1])
     creator = chain.accounts[7]
     wallet_before = chain.usdc.functions.balanceOf(creator.address).call()
 
@@ -195,10 +194,7 @@ def test_a_reader_revokes_its_key_and_withdraws_after_the_delay(chain: Chain, tm
     require_chromium()
     built = subprocess.run([ROOT / "scripts" / "build-demo"], capture_output=True, text=True, check=False)
     assert built.returncode == 0, built.stderr
-    env = {
-        **server_env(chain, f"sqlite:///{tmp_path / 'micropayments.db'}", str(tmp_path)),
-        **serve_as_operator(chain, DEV_KEYS[6]),
-    }
+    env = server_env(chain, f"sqlite:///{tmp_path / 'micropayments.db'}", str(tmp_path))
     shutil.rmtree(SCREENSHOTS / "leaving", ignore_errors=True)
     leaver = chain.accounts[9]  # has ether: revoking and withdrawing are its own transactions
     in_wallet = chain.usdc.functions.balanceOf(leaver.address).call()
