@@ -152,3 +152,23 @@ def _x_payment(message: dict[str, Any], signature: str, resource_id: str) -> str
         "payload": {"resourceId": resource_id, "signature": signature, "voucher": message},
     }
     return base64.b64encode(json.dumps(payload).encode()).decode()
+
+
+def test_a_fresh_voucher_of_the_payer_for_what_it_owns_reads_it_free(api: PaidApi) -> None:
+    asked = [httpx.get(api.url + "/article", headers={"X-PAYER": api.payer.address}).json() for _ in range(2)]
+    headers = [_signed_x_payment(api, body, paid_api.ARTICLE) for body in asked]
+    bought = httpx.get(api.url + "/article", headers={"X-PAYMENT": headers[0]})
+    read = httpx.get(api.url + "/article", headers={"X-PAYMENT": headers[1]})
+    assert bought.status_code == read.status_code == 200
+    first, second = decoded(bought.headers["X-PAYMENT-RESPONSE"]), decoded(read.headers["X-PAYMENT-RESPONSE"])
+    assert (first["charged"], second["charged"]) == (str(PRICE), "0")
+    assert first["receipt"]["id"] == second["receipt"]["id"]
+    assert api.headroom() == DEPOSIT - PRICE
+
+
+def _signed_x_payment(api: PaidApi, body: dict[str, Any], resource_id: str) -> str:
+    to_sign = body["accepts"][0]["extra"]["voucherToSign"]
+    purchase = next_voucher(to_sign, to_address(api.payer.address), resource_id, api.chain.domain)
+    signed = api.payer.sign_typed_data(full_message=typed_data(api.chain.domain, purchase.voucher))
+    message = to_sign["typedData"]["message"]
+    return _x_payment(message, "0x" + bytes(signed.signature).hex(), resource_id)
