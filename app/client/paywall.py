@@ -9,14 +9,15 @@ carry none), checks it as `Micropayments.pay` does (`next_voucher`: this payer, 
 payee, token and price, one entry raised by exactly the price, nothing else changed), signs it,
 retries with X-PAYMENT, and checks the receipt in X-PAYMENT-RESPONSE is acknowledged by the
 operator. What it bought once (a PURCHASE, a running TIME_PASS) it reads again by resending the
-same X-PAYMENT, which the server never charges twice.
+same X-PAYMENT, which the server never charges twice; on another device, give it `receipts`
+(e.g. a signed-in `Micropayments(...).receipts`) and it rebuilds that X-PAYMENT from the receipt.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from typing import Any
 
 import httpx
@@ -37,7 +38,8 @@ PAYMENT, PAYMENT_RESPONSE, PAYER = "X-PAYMENT", "X-PAYMENT-RESPONSE", "X-PAYER"
 class PaywallAuth(httpx.Auth):
     """An httpx Auth that pays 402s with vouchers signed by `key` (the payer's wallet key, or a
     session key of `payer`). `domain`: the hub to pay through (default: the one the 402 names);
-    `operator`: who must acknowledge (default: the one the 402 names); `max_price`: refuse dearer."""
+    `operator`: who must acknowledge (default: the one the 402 names); `max_price`: refuse dearer;
+    `receipts`: the payer's receipts with their vouchers, to prove on this device what it owns."""
 
     requires_response_body = True
 
@@ -49,7 +51,9 @@ class PaywallAuth(httpx.Auth):
         max_price: int | None = None,
         domain: Domain | None = None,
         operator: str | None = None,
+        receipts: Callable[[], list[dict[str, Any]]] | None = None,
     ) -> None:
+        self._receipts = receipts
         self.signer: LocalAccount = key if isinstance(key, LocalAccount) else Account.from_key(key)
         self.payer = to_address(payer) if payer else to_address(self.signer.address)
         self.max_price, self.domain = max_price, domain
@@ -68,8 +72,11 @@ class PaywallAuth(httpx.Auth):
             if response.status_code != 402:
                 break
             body = _json(response)
-            if body.get("code") == "ALREADY_OWNED" and url in self._owned and PAYMENT not in request.headers:
-                request.headers[PAYMENT] = self._owned[url]
+            if body.get("code") == "ALREADY_OWNED" and PAYMENT not in request.headers:
+                proof = self._owned.get(url) or self._proof(body)
+                if proof is None:
+                    raise MicropaymentsError("ALREADY_OWNED", str(body.get("error")), body.get("fields"))
+                request.headers[PAYMENT] = self._owned[url] = proof
             elif body.get("code") not in ("PAYMENT_REQUIRED", "CUMULATIVE_MISMATCH", "PAYMENT_ALREADY_USED"):
                 raise MicropaymentsError(str(body.get("code")), str(body.get("error")), body.get("fields"))
             else:
@@ -84,6 +91,41 @@ class PaywallAuth(httpx.Auth):
             raise MicropaymentsError(str(body.get("code")), str(body.get("error")), body.get("fields"))
         if PAYMENT_RESPONSE in response.headers:
             self.receipts.append(self._acknowledged(response, request))
+
+    def _proof(self, body: Mapping[str, Any]) -> str | None:
+        """The X-PAYMENT that paid the receipt the refusal names, rebuilt from the payer's receipts."""
+        wanted = (body.get("fields") or {}).get("receipt")
+        found = [r for r in (self._receipts() if self._receipts else []) if r.get("id") == wanted]
+        if not found or not body.get("accepts"):
+            return None
+        receipt, requirement = found[0], body["accepts"][0]
+        voucher = receipt["voucher"]
+        entries = [
+            {"payee": e["payee"], "cumulativeAmount": str(e["cumulativeAmount"])} for e in voucher["entries"]
+        ]
+        payload = {
+            "x402Version": X402_VERSION,
+            "scheme": SCHEME,
+            "network": requirement["network"],
+            "payload": {
+                "resourceId": receipt["resourceId"],
+                "signature": voucher["signature"],
+                "voucher": {
+                    "payer": voucher["payer"],
+                    "token": voucher["token"],
+                    "lane": str(voucher["lane"]),
+                    "entries": entries,
+                    "purchase": voucher["purchase"],
+                },
+            },
+        }
+        header = base64.b64encode(json.dumps(payload).encode()).decode()
+        named = requirement["extra"].get("operator")
+        self._sent[header] = (
+            self._domain(requirement),
+            self.operator or (to_address(named) if named else None),
+        )
+        return header
 
     def _purchase(self, body: Mapping[str, Any]) -> tuple[dict[str, Any], Purchase]:
         ours = [a for a in body.get("accepts", []) if a.get("scheme") == SCHEME]

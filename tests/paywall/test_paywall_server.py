@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from app.client import MicropaymentsError, PaywallAuth
+from app.client import Micropayments, MicropaymentsError, PaywallAuth
 from app.client.checks import next_voucher
 from app.core.eip712 import Entry, PayerVoucher, typed_data
 from app.core.types import to_address
@@ -172,3 +172,20 @@ def _signed_x_payment(api: PaidApi, body: dict[str, Any], resource_id: str) -> s
     signed = api.payer.sign_typed_data(full_message=typed_data(api.chain.domain, purchase.voucher))
     message = to_sign["typedData"]["message"]
     return _x_payment(message, "0x" + bytes(signed.signature).hex(), resource_id)
+
+
+def test_a_purchase_is_read_on_another_device_from_the_payers_receipts(api: PaidApi) -> None:
+    with httpx.Client(auth=PaywallAuth(api.payer.key)) as laptop:
+        assert laptop.get(api.url + "/article").status_code == 200
+    stranger = PaywallAuth(api.payer.key)
+    with httpx.Client(auth=stranger) as phone, pytest.raises(MicropaymentsError) as refused:
+        phone.get(api.url + "/article")
+    assert refused.value.code == "ALREADY_OWNED"
+    with Micropayments(api.url.removesuffix("/example"), key=api.payer.key) as account:
+        account.sign_in()
+        auth = PaywallAuth(api.payer.key, receipts=account.receipts)
+        with httpx.Client(auth=auth) as phone:
+            read = phone.get(api.url + "/article")
+    assert read.status_code == 200
+    assert [r["charged"] for r in auth.receipts] == [0]
+    assert api.headroom() == DEPOSIT - PRICE
