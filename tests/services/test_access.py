@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -17,12 +18,21 @@ from app.core.types import to_address
 from app.services.typed_data import TypedData
 from app.store.database import Database
 from app.store.tables import receipts
+from tests.e2e.servers import postgres_database
 from tests.services.test_acceptance import DOMAIN, NOW, TOKEN, Shop
 
 
-@pytest.fixture
-def shop(tmp_path: Path) -> Iterator[Shop]:
-    db = Database(f"sqlite:///{tmp_path / 'shop.db'}")
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shop(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Shop]:
+    with ExitStack() as stack:
+        url = f"sqlite:///{tmp_path / 'shop.db'}"
+        if request.param == "postgresql":
+            url = stack.enter_context(postgres_database())
+        yield from opened(url)
+
+
+def opened(url: str) -> Iterator[Shop]:
+    db = Database(url)
     db.migrate()
     shop = Shop(db)
     creator = shop.creators[0]
