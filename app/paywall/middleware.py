@@ -51,7 +51,8 @@ class Paywall:
         self.prices = dict(prices)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        resource_id = self.prices.get(_route_path(scope)) if scope["type"] == "http" else None
+        priced = scope["type"] == "http" and scope["method"] != "OPTIONS"  # a CORS preflight is free
+        resource_id = self.prices.get(_route_path(scope)) if priced else None
         if resource_id is None:
             await self.app(scope, receive, send)
             return

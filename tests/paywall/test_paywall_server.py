@@ -189,3 +189,7 @@ def test_a_purchase_is_read_on_another_device_from_the_payers_receipts(api: Paid
     assert read.status_code == 200
     assert [r["charged"] for r in auth.receipts] == [0]
     assert api.headroom() == DEPOSIT - PRICE
+
+
+def test_a_cors_preflight_is_never_asked_to_pay(api: PaidApi) -> None:
+    assert httpx.options(api.url + "/joke").status_code != 402
