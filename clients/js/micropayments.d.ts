@@ -264,4 +264,6 @@ export declare function createPaywallFetch(options: {
   operator?: Address;
   maxPrice?: bigint;
   fetch?: typeof fetch;
+  /** The payer's receipts with their vouchers (a signed-in client's receipts): proves ownership on this device. */
+  receipts?: () => Promise<{ receipts: any[] }>;
 }): ((input: RequestInfo | URL, init?: RequestInit) => Promise<Response>) & { receipts: PaywallReceipt[] };

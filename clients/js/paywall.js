@@ -9,12 +9,21 @@
 // requirement's payee, token and price, one entry raised by exactly the price), signs it, retries
 // with X-PAYMENT, and checks that the receipt in X-PAYMENT-RESPONSE is acknowledged by the
 // operator. A PURCHASE or running TIME_PASS is read again by resending the same X-PAYMENT, which
-// the server never charges twice. A request body is sent again on retry: pass a string or bytes.
+// the server never charges twice; on another device, pass `receipts` (e.g. a signed-in client's
+// `() => client.receipts({ first: 100 })`) and it rebuilds that X-PAYMENT from the receipt.
+// A request body is sent again on retry: pass a string or bytes.
 
 import { getAddress, hashTypedData, isAddressEqual, recoverTypedDataAddress } from "viem";
 
 import { MicropaymentsError } from "./errors.js";
-import { ACKNOWLEDGEMENT_TYPES, checkVoucherToSign, withBigInts } from "./typed-data.js";
+import {
+  ACKNOWLEDGEMENT_TYPES,
+  DOMAIN_FIELDS,
+  PAYER_VOUCHER_TYPES,
+  checkVoucherToSign,
+  hubDomain,
+  withBigInts,
+} from "./typed-data.js";
 
 export const PAYWALL_SCHEME = "micropayment-lane-v2";
 const X402_VERSION = 1;
@@ -28,9 +37,9 @@ const PAYABLE = new Set(["PAYMENT_REQUIRED", "CUMULATIVE_MISMATCH", "PAYMENT_ALR
  * `payer`: whose deposit pays, when `account` is one of its session keys; `hub` ({ chainId, hub })
  * and `operator`: what to trust (default: what the 402 names); `maxPrice`: refuse dearer (bigint).
  * @param {{ account: any, payer?: string, hub?: { chainId: number, hub: `0x${string}` }, operator?: string,
- *   maxPrice?: bigint, fetch?: typeof fetch }} options
+ *   maxPrice?: bigint, fetch?: typeof fetch, receipts?: () => Promise<{ receipts: any[] }> }} options
  */
-export function createPaywallFetch({ account, payer, hub, operator, maxPrice, fetch: base = globalThis.fetch }) {
+export function createPaywallFetch({ account, payer, hub, operator, maxPrice, fetch: base = globalThis.fetch, receipts: mine }) {
   /** @type {Map<string, string>} url -> the X-PAYMENT that bought it (not PER_USE) */
   const owned = new Map();
   /** @type {Map<string, { typedData: any, operator: string | undefined }>} X-PAYMENT -> what it signed */
@@ -53,8 +62,11 @@ export function createPaywallFetch({ account, payer, hub, operator, maxPrice, fe
     let { response, payment } = await attempt(owned.get(url));
     for (let retry = 0; retry < 2 && response.status === 402; retry += 1) {
       const body = await x402Body(response);
-      if (body.code === "ALREADY_OWNED" && owned.has(url) && payment === undefined) {
-        ({ response, payment } = await attempt(owned.get(url)));
+      if (body.code === "ALREADY_OWNED" && payment === undefined) {
+        const proof = owned.get(url) ?? (await proofOf(body));
+        if (!proof) throw refusal(body);
+        owned.set(url, proof);
+        ({ response, payment } = await attempt(proof));
         continue;
       }
       if (!PAYABLE.has(body.code)) throw refusal(body);
@@ -96,6 +108,38 @@ export function createPaywallFetch({ account, payer, hub, operator, maxPrice, fe
     );
     sent.set(header, { typedData: checked.typedData, operator: operator ?? extra.operator });
     return [requirement, header];
+  }
+
+  /** The X-PAYMENT that paid the receipt an ALREADY_OWNED names, rebuilt from the payer's receipts. */
+  async function proofOf(/** @type {any} */ body) {
+    const requirement = (body.accepts ?? [])[0];
+    const found = mine && requirement ? (await mine()).receipts.find((r) => r.id === body.fields?.receipt) : undefined;
+    if (!found?.voucher) return undefined;
+    const { voucher } = found;
+    const message = {
+      payer: voucher.payer,
+      token: voucher.token,
+      lane: String(voucher.lane),
+      entries: voucher.entries.map((/** @type {any} */ e) => ({ payee: e.payee, cumulativeAmount: String(e.cumulativeAmount) })),
+      purchase: voucher.purchase,
+    };
+    const header = btoa(
+      JSON.stringify({
+        x402Version: X402_VERSION,
+        scheme: PAYWALL_SCHEME,
+        network: requirement.network,
+        payload: { resourceId: found.resourceId, signature: voucher.signature, voucher: message },
+      }),
+    );
+    const trusted = hub ?? { chainId: Number(String(requirement.network).replace("eip155:", "")), hub: requirement.extra?.hub };
+    const typedData = {
+      domain: hubDomain(trusted),
+      types: { EIP712Domain: DOMAIN_FIELDS, ...PAYER_VOUCHER_TYPES },
+      primaryType: "PayerVoucher",
+      message,
+    };
+    sent.set(header, { typedData, operator: operator ?? requirement.extra?.operator });
+    return header;
   }
 
   /** The receipt, once the operator's acknowledgement of the voucher sent is checked. */

@@ -32,4 +32,4 @@ def test_js_paywall_fetch_pays_the_example_api(api: PaidApi) -> None:
         pytest.fail(
             f"node --test exited with {result.returncode}\n{result.stdout}\n{result.stderr}", pytrace=False
         )
-    assert "pass 4" in result.stdout
+    assert "pass 5" in result.stdout

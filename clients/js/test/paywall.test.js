@@ -7,7 +7,7 @@ import { test } from "node:test";
 
 import { privateKeyToAccount } from "viem/accounts";
 
-import { MicropaymentsError, createPaywallFetch } from "../micropayments.js";
+import { MicropaymentsError, createMicropayments, createPaywallFetch } from "../micropayments.js";
 
 const env = /** @type {Record<string, string>} */ (process.env);
 const skip = !env.PAYWALL_URL && "set PAYWALL_URL, PAYER_KEY, PRICE (tests/paywall/test_paywall_js.py does)";
@@ -48,4 +48,19 @@ test("a free route passes through", { skip }, async () => {
   const paidFetch = createPaywallFetch({ account });
   assert.deepEqual(await (await paidFetch(`${url}/hello`)).json(), { hello: "free for everyone" });
   assert.equal(paidFetch.receipts.length, 0);
+});
+
+test("a purchase is read on another device from the payer's receipts", { skip }, async () => {
+  const laptop = createPaywallFetch({ account });
+  // Bought here or by an earlier test: either way this fetch holds no proof of it.
+  await laptop(`${url}/article`).catch((error) => assert.equal(error.code, "ALREADY_OWNED"));
+  await assert.rejects(createPaywallFetch({ account })(`${url}/article`), (error) => error.code === "ALREADY_OWNED");
+  const client = createMicropayments({ url: new URL("/", url).href, account });
+  await client.signIn();
+  const phone = createPaywallFetch({ account, receipts: () => client.receipts({ first: 100 }) });
+  assert.equal((await phone(`${url}/article`)).status, 200);
+  assert.deepEqual(
+    phone.receipts.map((receipt) => receipt.charged),
+    [0n],
+  );
 });
