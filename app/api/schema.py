@@ -64,6 +64,11 @@ class Query:
         description="Resources for sale, ordered by id; optionally of one creator.",
     )
     resource = strawberry.field(resolver=queries.resource, description="A resource by id.")
+    access = strawberry.field(
+        resolver=queries.access,
+        description="What a payer holds of a resource now: a purchase owned, a pass running (and until "
+        "when). Public like balances; the receipt only for the payer or payee signed in.",
+    )
     earnings = strawberry.field(
         resolver=queries.earnings, description="A creator's earnings in one token." + _OWNER
     )

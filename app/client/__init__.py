@@ -23,6 +23,7 @@ payer or one of its keys), and every receipt must carry the operator's acknowled
 are ints in base units; results are the API's JSON (docs/api-v2.md) with amounts as ints.
 
     micropayments.py  Micropayments: requests, the payment, session-key, deposit and sign-in flows
+    paywall.py        PaywallAuth: an httpx Auth that pays HTTP 402 paywalls (X-PAYMENT)
     checks.py         what it checks before signing (pure): next_voucher, checked_grant, raised
     errors.py         MicropaymentsError, TransportError
 """
@@ -30,10 +31,12 @@ are ints in base units; results are the API's JSON (docs/api-v2.md) with amounts
 from app.client.checks import Purchase, checked_grant, next_voucher, raised
 from app.client.errors import MicropaymentsError, TransportError
 from app.client.micropayments import Micropayments
+from app.client.paywall import PaywallAuth
 
 __all__ = [
     "Micropayments",
     "MicropaymentsError",
+    "PaywallAuth",
     "Purchase",
     "TransportError",
     "checked_grant",

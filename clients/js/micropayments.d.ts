@@ -237,3 +237,33 @@ export declare function checkGrantToSign(
 
 /** The API's typed data with its integers as bigints, as viem signs it. */
 export declare function withBigInts(typedData: TypedData): any;
+
+/** The x402 scheme of our lane vouchers (docs/paywall.md). */
+export declare const PAYWALL_SCHEME: "micropayment-lane-v2";
+
+/** A receipt from X-PAYMENT-RESPONSE, its acknowledgement checked; `charged` is 0n for a read of what is owned. */
+export interface PaywallReceipt {
+  id: string;
+  resourceId: string;
+  payer: Address;
+  payee: Address;
+  token: Address;
+  lane: string;
+  price: bigint;
+  cumulativeAmount: string;
+  acknowledgement: `0x${string}`;
+  charged: bigint;
+  [field: string]: unknown;
+}
+
+/** A fetch that pays HTTP 402s of scheme micropayment-lane-v2 (clients/js/paywall.js). */
+export declare function createPaywallFetch(options: {
+  account: unknown;
+  payer?: Address;
+  hub?: { chainId: number; hub: Address };
+  operator?: Address;
+  maxPrice?: bigint;
+  fetch?: typeof fetch;
+  /** The payer's receipts with their vouchers (a signed-in client's receipts): proves ownership on this device. */
+  receipts?: () => Promise<{ receipts: any[] }>;
+}): ((input: RequestInfo | URL, init?: RequestInit) => Promise<Response>) & { receipts: PaywallReceipt[] };

@@ -26,6 +26,7 @@ import {
 } from "./typed-data.js";
 
 export { MicropaymentsError } from "./errors.js";
+export { PAYWALL_SCHEME, createPaywallFetch } from "./paywall.js";
 export {
   MAX_LANE_ENTRIES,
   checkGrantToSign,
