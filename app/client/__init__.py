@@ -20,7 +20,7 @@ and the resource's token, at most 32 entries (`next_voucher`); a grant only for 
 with the cap and expiry asked (`checked_grant`); a permit field by field. Before it signs again
 after a CumulativeMismatch it checks the server's proof (the lane's latest voucher, signed by the
 payer or one of its keys), and every receipt must carry the operator's acknowledgement. Amounts
-are ints in base units; results are the API's JSON (docs/api-v2.md) with amounts as ints.
+are ints in base units; results are the API's JSON (docs/api.md) with amounts as ints.
 
     micropayments.py  Micropayments: requests, the payment, session-key, deposit and sign-in flows
     paywall.py        PaywallAuth: an httpx Auth that pays HTTP 402 paywalls (X-PAYMENT)

@@ -1,4 +1,4 @@
-"""A fake of the v2 API (docs/api-v2.md) as an httpx transport: enough to drive the Python
+"""A fake of the v2 API (docs/api.md) as an httpx transport: enough to drive the Python
 client's payment and session-key flows with no server and no chain, with hooks to make it lie."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-// A fake of the v2 API (docs/api-v2.md) as a `fetch`: enough of it to drive the client's payment,
+// A fake of the v2 API (docs/api.md) as a `fetch`: enough of it to drive the client's payment,
 // session-key and deposit flows with no server, and hooks to make it lie.
 
 import { getAddress, hashTypedData, recoverTypedDataAddress } from "viem";
