@@ -185,7 +185,7 @@ class Subscription:
     )
     receipts_changed = strawberry.subscription(
         resolver=subscriptions.receipts_changed,
-        description="Each receipt of the payer as it is accepted, and the latest of a channel when a "
+        description="Each receipt of the payer as it is accepted, and the latest of a lane when a "
         "claim changes its status. Authenticate the WebSocket in connection_init first." + _OWNER,
     )
     earnings_changed = strawberry.subscription(
