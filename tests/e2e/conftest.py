@@ -14,7 +14,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from app import config
-from app.core.eip712 import Voucher, voucher_digest
+from app.core.eip712 import Entry, PayerVoucher, digest
 from app.core.types import to_address
 from app.services import runtime
 from app.services.runtime import Services
@@ -44,6 +44,13 @@ def server_env(chain: Chain, database_url: str, data_dir: str) -> dict[str, str]
         "RATE_LIMIT_PER_MINUTE": "1000000",
         "LOG_LEVEL": "WARNING",
     }
+
+
+def serve_as_operator(chain: Chain, key: str) -> dict[str, str]:
+    """OPERATOR_KEY for a server whose key the hub names its operator: in v2 the hub pays only
+    claims the operator sent or acknowledged (the session's hub is deployed with its owner)."""
+    chain.send(chain.hub.functions.setOperator(Account.from_key(key).address), chain.owner)
+    return {"OPERATOR_KEY": key}
 
 
 @dataclass(frozen=True)
@@ -93,19 +100,19 @@ def open_marketplace(
 def pay_input(
     chain: Chain, payer: LocalAccount, creator_index: int, creator: str, cumulative: int
 ) -> dict[str, Any]:
-    voucher = Voucher(
+    voucher = PayerVoucher(
         payer=to_address(payer.address),
-        payee=to_address(creator),
         token=to_address(chain.usdc.address),
-        cumulative_amount=cumulative,
+        lane=0,
+        entries=(Entry(to_address(creator), cumulative),),
         purchase=os.urandom(32),
     )
-    signature = sign_digest(payer.key, voucher_digest(chain.domain, voucher))
+    signature = sign_digest(payer.key, digest(chain.domain, voucher))
     return {
         "payer": voucher.payer,
-        "payee": voucher.payee,
         "token": voucher.token,
-        "cumulativeAmount": str(cumulative),
+        "lane": "0",
+        "entries": [{"payee": to_address(creator), "cumulativeAmount": str(cumulative)}],
         "purchase": "0x" + voucher.purchase.hex(),
         "signature": "0x" + signature.hex(),
         "resourceId": f"article-{creator_index}",

@@ -1,6 +1,8 @@
 """The browser demo at /demo, driven in headless Chromium (tests/e2e/browser/demo.mjs): a reader
-with test stablecoin and no ether deposits without gas, authorises a session key and reads three
-articles of two creators with no wallet prompt; a creator sees them settle and withdraws."""
+with test stablecoin and no ether is told to deposit before any signature, deposits without gas,
+authorises a session key with one signed grant (protocol v2: no transaction) and reads three
+articles of two creators with no wallet prompt; a creator sees them settle and withdraws.
+Screenshots go to test-artifacts/demo/."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from starlette.applications import Starlette
 from app.api import demo
 from app.chain.anvil import DEV_KEYS
 from app.core.types import to_address
-from tests.e2e.conftest import server_env, server_services
+from tests.e2e.conftest import serve_as_operator, server_env, server_services
 from tests.e2e.servers import ROOT, Server
 from tests.factories import Chain
 
@@ -31,7 +33,7 @@ CENT = 10_000  # base units of a 6-decimal stablecoin
 # (creator index in chain.accounts, id, title, description, price)
 ARTICLES = [
     (7, "essay-tipping", "The Quiet Economics of Tipping", "Why a cent is worth asking for.", 2 * CENT),
-    (7, "essay-batches", "Why Payments Settle in Batches", "One claim, many channels.", CENT),
+    (7, "essay-batches", "Why Payments Settle in Batches", "One claim, many lanes.", CENT),
     (8, "guide-session-keys", "A Field Guide to Session Keys", "Pay per read, sign once.", 3 * CENT),
 ]
 
@@ -107,6 +109,34 @@ def test_an_unbuilt_bundle_says_how_to_build_it(monkeypatch: pytest.MonkeyPatch,
     assert "run scripts/build-demo" in missing.text
 
 
+def test_the_page_checks_before_it_asks_the_wallet_against_a_fake_api() -> None:
+    """tests/e2e/browser/demo-offline.mjs: no chain, no server; the page's own rules."""
+    require_chromium()
+    built = subprocess.run([ROOT / "scripts" / "build-demo"], capture_output=True, text=True, check=False)
+    assert built.returncode == 0, built.stderr
+    shots = SCREENSHOTS.parent / "demo-offline"
+    shutil.rmtree(shots, ignore_errors=True)
+    node = shutil.which("node")
+    assert node is not None, "Node.js is needed (scripts/install says so)"
+    completed = subprocess.run(
+        [node, "tests/e2e/browser/demo-offline.mjs"],
+        cwd=ROOT,
+        env={**os.environ, "SCREENSHOT_DIR": str(shots), "CHROMIUM": str(CHROMIUM)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr + completed.stdout
+    report = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert report["asked"] == {
+        "typedData": ["Permit", "SessionGrant", "PayerVoucher"],
+        "messages": 1,
+        "transactions": 3,
+    }
+    assert report["problems"] == []
+
+
 def test_a_reader_pays_per_article_without_prompts_and_a_creator_withdraws(
     chain: Chain, tmp_path: Path
 ) -> None:
@@ -117,7 +147,7 @@ def test_a_reader_pays_per_article_without_prompts_and_a_creator_withdraws(
 
     env = {
         **server_env(chain, f"sqlite:///{tmp_path / 'micropayments.db'}", str(tmp_path)),
-        "OPERATOR_KEY": DEV_KEYS[6],
+        **serve_as_operator(chain, DEV_KEYS[6]),
         "SETTLE_MIN_BATCH": "1",
         "SETTLE_MAX_AGE": "0",
         "SETTLE_INTERVAL_MS": "500",
@@ -143,10 +173,10 @@ def test_a_reader_pays_per_article_without_prompts_and_a_creator_withdraws(
     finally:
         server.stop()
 
-    # The reader's wallet signed the sign-in, the permit and the session key's authorisation:
-    # nothing per article, and it never sent a transaction (it has no ether).
+    # The reader's wallet signed the sign-in, the permit and the session key's grant: nothing
+    # per article, nothing before it had deposited, and it never sent a transaction (no ether).
     assert report["reader"]["signed"] == {
-        "typedData": ["Permit", "SignerAuthorization"],
+        "typedData": ["Permit", "SessionGrant"],
         "messages": 1,
         "transactions": 0,
     }
@@ -158,4 +188,41 @@ def test_a_reader_pays_per_article_without_prompts_and_a_creator_withdraws(
     assert report["creator"]["withdrawn"] == "0.03 USDC"
     assert report["creator"]["signed"] == {"typedData": [], "messages": 1, "transactions": 1}
     assert chain.usdc.functions.balanceOf(creator.address).call() - wallet_before == creator_sales
+    assert report["problems"] == []
+
+
+def test_a_reader_revokes_its_key_and_withdraws_after_the_delay(chain: Chain, tmp_path: Path) -> None:
+    require_chromium()
+    built = subprocess.run([ROOT / "scripts" / "build-demo"], capture_output=True, text=True, check=False)
+    assert built.returncode == 0, built.stderr
+    env = {
+        **server_env(chain, f"sqlite:///{tmp_path / 'micropayments.db'}", str(tmp_path)),
+        **serve_as_operator(chain, DEV_KEYS[6]),
+    }
+    shutil.rmtree(SCREENSHOTS / "leaving", ignore_errors=True)
+    leaver = chain.accounts[9]  # has ether: revoking and withdrawing are its own transactions
+    in_wallet = chain.usdc.functions.balanceOf(leaver.address).call()
+
+    server = Server(env, tmp_path / "server.log").start()
+    try:
+        report = walk_the_demo(
+            {
+                "WALK": "leaving",
+                "DEMO_URL": server.url,
+                "LEAVER_KEY": hex_key(leaver.key),
+                "RPC_URL": env["RPC_URL"],
+                "SCREENSHOT_DIR": str(SCREENSHOTS / "leaving"),
+                "CHROMIUM": str(CHROMIUM),
+            }
+        )
+    finally:
+        server.stop()
+
+    # A permit and a grant signed; the revocation, the request and the withdrawal sent.
+    assert report["leaver"]["signed"] == {
+        "typedData": ["Permit", "SessionGrant"],
+        "messages": 1,
+        "transactions": 3,
+    }
+    assert in_wallet - chain.usdc.functions.balanceOf(leaver.address).call() == 600_000  # 1 in, 0.40 back
     assert report["problems"] == []

@@ -1,6 +1,10 @@
 // Walks the /demo page in headless Chromium as its two users would: a reader who connects,
-// signs in, deposits without gas, authorises a session key and reads three articles with no
-// wallet prompt; then a creator who signs in, watches settlement and withdraws on chain.
+// signs in, is told to deposit before reading (no prompt), deposits without gas, authorises a
+// session key with one signed grant and reads three articles with no wallet prompt; then a
+// creator who signs in, watches settlement and withdraws on chain.
+//
+// With WALK=leaving instead: a reader with ether (LEAVER_KEY) revokes its session key and takes
+// its money out of the hub: a request, a countdown to its availability, then the withdrawal.
 //
 // env: DEMO_URL (the server), READER_KEY, CREATOR_KEY, RPC_URL, SCREENSHOT_DIR, CHROMIUM (optional)
 // stdout: one JSON line with what the wallets signed and the screenshots taken.
@@ -11,7 +15,7 @@ import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { installTestWallet } from "./wallet.mjs";
 
-const { DEMO_URL, READER_KEY, CREATOR_KEY, RPC_URL, SCREENSHOT_DIR } = process.env;
+const { DEMO_URL, READER_KEY, CREATOR_KEY, LEAVER_KEY, RPC_URL, SCREENSHOT_DIR, WALK } = process.env;
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const TIMEOUT_MS = 30000;
 const ARTICLES_TO_READ = 3;
@@ -73,10 +77,19 @@ async function reader(browser) {
 
   await connectAndSignIn(page, wallet);
 
+  // Reading before depositing: the page says how much to deposit, and asks the wallet nothing.
+  const signedBeforeDeposit = structuredClone(wallet.signed);
+  await page.getByRole("button", { name: /^Read “/ }).first().click();
+  const depositFirst = page.getByText(/^Deposit at least \d+\.\d{2} USDC first/);
+  await depositFirst.waitFor();
+  await screenshot(page, "reader-deposit-first");
+  assert.deepEqual(wallet.signed, signedBeforeDeposit, "reading with no deposit prompted the wallet");
+
   await page.getByLabel("Amount to deposit").fill("5");
   await page.getByLabel("Amount to deposit").press("Enter");
   await page.getByText("Credited: 5.00 USDC is in the hub.").waitFor();
   await expectText(figure(page, "In the hub"), "5.00 USDC");
+  await depositFirst.waitFor({ state: "detached" }); // no longer true, so no longer shown
 
   await page.getByLabel("Spending cap").fill("1");
   await page.getByRole("button", { name: "Authorise", exact: true }).click();
@@ -149,6 +162,51 @@ async function creatorWithdraws({ page, wallet }) {
   return { signed: wallet.signed, withdrawn: withdrawable, sales: listed };
 }
 
+/** Moves the chain's clock `seconds` ahead (anvil), as if the hub's delay had passed. */
+async function advanceChain(seconds) {
+  for (const [method, params] of [["evm_increaseTime", [seconds]], ["evm_mine", []]]) {
+    const response = await fetch(RPC_URL, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+    });
+    const { error } = await response.json();
+    if (error) throw new Error(`${method}: ${error.message}`);
+  }
+}
+
+/** A reader with ether revokes its session key, then withdraws from the hub after the delay. */
+async function leaver(browser) {
+  const { page, wallet } = await openPage(browser, LEAVER_KEY, "/demo/");
+  await connectAndSignIn(page, wallet);
+  await page.getByLabel("Amount to deposit").fill("1");
+  await page.getByLabel("Amount to deposit").press("Enter");
+  await page.getByText("Credited: 1.00 USDC is in the hub.").waitFor();
+
+  await page.getByLabel("Spending cap").fill("0.50");
+  await page.getByRole("button", { name: "Authorise", exact: true }).click();
+  await page.getByText("Session key active.").waitFor();
+  await page.getByRole("button", { name: "Revoke key" }).click();
+  await page.getByText(/^Revoked: the key can no longer pay/).waitFor();
+  await page.getByRole("button", { name: "Authorise", exact: true }).waitFor();
+  await screenshot(page, "leaver-revoked");
+
+  await page.getByLabel("Amount to withdraw").fill("0.40");
+  await page.getByRole("button", { name: "Request", exact: true }).click();
+  await page.getByText("Requested: 0.40 USDC.").waitFor();
+  await page.getByText("You can withdraw it in").waitFor();
+  await screenshot(page, "leaver-countdown");
+  assert.ok(await page.getByRole("button", { name: "Withdraw 0.40 USDC" }).isDisabled(), "withdrawable before the delay");
+
+  await advanceChain(3601);
+  await page.getByText("You can withdraw it now.").waitFor();
+  await page.getByRole("button", { name: "Withdraw 0.40 USDC" }).click();
+  await page.getByText("Withdrawn to your wallet.").waitFor();
+  await expectText(figure(page, "In the hub"), "0.60 USDC");
+  await screenshot(page, "leaver-withdrawn");
+  return { signed: wallet.signed };
+}
+
 const browser = await chromium.launch({
   executablePath: CHROMIUM,
   args: [
@@ -163,9 +221,13 @@ const browser = await chromium.launch({
 });
 let outcome;
 try {
-  const creator = await creatorSignsIn(browser);
-  const read = await reader(browser);
-  outcome = { reader: read, creator: await creatorWithdraws(creator) };
+  if (WALK === "leaving") {
+    outcome = { leaver: await leaver(browser) };
+  } else {
+    const creator = await creatorSignsIn(browser);
+    const read = await reader(browser);
+    outcome = { reader: read, creator: await creatorWithdraws(creator) };
+  }
 } catch (error) {
   for (const context of browser.contexts()) {
     for (const [index, page] of context.pages().entries()) {

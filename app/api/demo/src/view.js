@@ -5,7 +5,7 @@ import * as actions from "./actions.js";
 import { articleBody } from "./article.js";
 import { avatar, byId, h, setStatus, table } from "./dom.js";
 import { STATUS_LABELS, formatAmount, formatDateTime, formatTime, shortAddress, shortHash } from "./format.js";
-import { connected, money, resourceById, sameAddress, state, whenChanged } from "./state.js";
+import { connected, keyLeft, money, resourceById, sameAddress, spendable, state, whenChanged } from "./state.js";
 
 /** Replaces `container`'s content only when `key` changed, keeping keyboard focus where it was. */
 function renderInto(container, key, build) {
@@ -104,28 +104,40 @@ function renderReader() {
   renderStatus(byId("deposit-status"), "deposit");
 
   const keyButton = byId("key-button");
+  const usable = keyLeft() !== null;
   keyButton.disabled = !connected() || state.busy.has("key");
   keyButton.setAttribute("aria-busy", String(state.busy.has("key")));
-  keyButton.textContent = state.keyInfo ? "Replace" : "Authorise";
+  keyButton.textContent = usable ? "Replace" : "Authorise";
   if (state.messages.key) renderStatus(byId("key-status"), "key");
-  else if (state.keyInfo) {
+  else if (usable && keyLeft() === 0n) {
+    setStatus(byId("key-status"), "Your session key has spent its whole cap: authorise a new one to keep reading without prompts.", "pending");
+  } else if (usable) {
     const info = state.keyInfo;
-    const left = BigInt(info.allowance) - BigInt(info.outstanding);
     setStatus(
       byId("key-status"),
       [
         h("strong", {}, "Session key active. "),
-        `${money(left)} of its cap left, until ${formatDateTime(info.validUntil)}. `,
+        `${money(keyLeft())} of its ${money(info.maxTotal)} cap left, until ${formatDateTime(info.validUntil)}. `,
         h("span", { class: "tx" }, "Key ", h("code", { title: info.signer }, shortAddress(info.signer))),
       ],
       "success",
     );
   } else setStatus(byId("key-status"), "");
+  renderInto(byId("key-actions"), JSON.stringify([usable, state.key?.address, state.busy.has("revoke")]), () =>
+    usable
+      ? [
+          button("Revoke key", actions.revokeSessionKey, { name: "revoke" }),
+          h("span", { class: "help" }, "Your wallet sends the revocation (a transaction: it pays the gas)."),
+        ]
+      : [],
+  );
+
+  renderHubWithdrawal();
 
   const steps = {
     "step-connect": state.session !== null,
     "step-deposit": account !== null && BigInt(account.balance) > 0n,
-    "step-key": state.keyInfo !== null,
+    "step-key": (keyLeft() ?? 0n) > 0n,
   };
   let activeFound = false;
   for (const [id, done] of Object.entries(steps)) {
@@ -139,6 +151,54 @@ function renderReader() {
   if (state.messages.read || connected()) renderStatus(byId("read-status"), "read");
   else setStatus(byId("read-status"), "Connect your wallet (step 1) to start reading.");
   renderReceipts();
+}
+
+/** "in 59:07", "in 1:02:03" */
+function countdown(seconds) {
+  const s = Math.max(0, seconds);
+  const parts = [Math.floor(s / 3600), Math.floor((s % 3600) / 60), s % 60];
+  const text = parts[0] ? `${parts[0]}:${String(parts[1]).padStart(2, "0")}` : String(parts[1]);
+  return `${text}:${String(parts[2]).padStart(2, "0")}`;
+}
+
+/** The reader's way out: request, a countdown to withdrawalAvailableAt, then withdraw (or cancel). */
+function renderHubWithdrawal() {
+  const account = state.account;
+  const pending = account ? BigInt(account.pendingWithdrawal) : 0n;
+  const busy = state.busy.has("hub-withdraw");
+  const requestButton = byId("hub-withdraw-button");
+  requestButton.disabled = !connected() || busy || pending > 0n || spendable(account) <= 0n;
+  requestButton.setAttribute("aria-busy", String(busy));
+  renderStatus(byId("hub-withdraw-status"), "hub-withdraw");
+  const availableAt = account?.withdrawalAvailableAt ?? null;
+  const left = availableAt === null ? 0 : availableAt - state.now;
+  renderInto(byId("hub-withdraw-pending"), JSON.stringify([String(pending), left > 0 ? left : 0, busy]), () => {
+    if (pending === 0n) return [];
+    return [
+      h(
+        "div",
+        { class: "withdrawal" },
+        h(
+          "p",
+          {},
+          `Requested: ${money(pending)}. `,
+          left > 0
+            ? h("span", {}, "You can withdraw it in ", h("span", { class: "countdown" }, countdown(left)), ".")
+            : "You can withdraw it now.",
+        ),
+        h(
+          "div",
+          { class: "actions" },
+          button(`Withdraw ${money(pending)}`, actions.completeWithdrawal, {
+            focus: "hub-withdraw-complete",
+            primary: true,
+            disabled: left > 0 || busy,
+          }),
+          button("Cancel request", actions.cancelWithdrawal, { focus: "hub-withdraw-cancel", disabled: busy }),
+        ),
+      ),
+    ];
+  });
 }
 
 let shownReading = 0;
@@ -291,7 +351,12 @@ function renderHeader() {
       : "Not connected";
   const liveState = byId("live-state");
   liveState.dataset.state = state.live;
-  liveState.textContent = { live: "Live updates on.", polling: "Live updates interrupted: polling every 3 s.", connecting: "Connecting live updates…" }[state.live];
+  liveState.textContent = {
+    idle: "Live updates start when you connect.",
+    live: "Live updates on.",
+    polling: "Live updates interrupted: polling every 3 s.",
+    connecting: "Connecting live updates…",
+  }[state.live];
   const error = byId("global-error");
   const message = state.error ?? state.loadError;
   error.hidden = !message;
@@ -318,6 +383,10 @@ export function mount() {
   byId("key-form").addEventListener("submit", (event) => {
     event.preventDefault();
     actions.authoriseSessionKey(byId("key-cap").value);
+  });
+  byId("hub-withdraw-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    actions.requestWithdrawal(byId("hub-withdraw-amount").value);
   });
   byId("withdraw-button").addEventListener("click", actions.withdraw);
   whenChanged(render);

@@ -1,16 +1,27 @@
-// The user's wallet through EIP-1193 (window.ethereum): accounts, signatures, transactions.
-// Only what the wallet alone can do goes through it; everything else goes to the server.
+// The user's wallet through EIP-1193 (window.ethereum): connecting, its chain, receipts and
+// balances. Signatures and transactions go through the micropayments client (clients/js), to
+// which `viemClient()` hands this wallet.
 
-import { encodeFunctionData, erc20Abi, getAddress, hexToBigInt, numberToHex, stringToHex } from "viem";
+import { createWalletClient, custom, encodeFunctionData, erc20Abi, getAddress, hexToBigInt, numberToHex } from "viem";
 
 export class WalletError extends Error {}
 
-/** Why a wallet request failed, in words: a refusal by the user is not an error to apologise for. */
-function explain(error) {
-  if (error?.code === 4001) return new WalletError("You declined the request in your wallet.");
-  if (error?.code === 4100) return new WalletError("The wallet has not authorised this page: connect first.");
-  return new WalletError(error?.message ?? String(error));
+/** The EIP-1193 code of a wallet error, also when viem wrapped it. */
+function codeOf(error) {
+  for (let cause = error; cause; cause = cause.cause) if (typeof cause.code === "number") return cause.code;
+  return null;
 }
+
+/** Why a wallet request failed, in words: a refusal by the user is not an error to apologise for. */
+export function explain(error) {
+  const code = codeOf(error);
+  if (code === 4001) return new WalletError("You declined the request in your wallet.");
+  if (code === 4100) return new WalletError("The wallet has not authorised this page: connect first.");
+  return new WalletError(error?.shortMessage ?? error?.message ?? String(error));
+}
+
+/** Whether `error` is the user declining in the wallet. */
+export const declined = (error) => codeOf(error) === 4001;
 
 export class Wallet {
   constructor(provider) {
@@ -50,21 +61,9 @@ export class Wallet {
     }
   }
 
-  /** EIP-712 typed data, signed as the server sent it (integers as decimal strings). */
-  signTypedData(address, typedData) {
-    return this.request("eth_signTypedData_v4", [address, JSON.stringify(typedData)]);
-  }
-
-  /** EIP-191 personal_sign of a text message (Sign-In with Ethereum). */
-  personalSign(address, message) {
-    return this.request("personal_sign", [stringToHex(message), address]);
-  }
-
-  /** A transaction the server prepared (TransactionRequest), sent and paid for by the wallet. */
-  sendTransaction(from, tx) {
-    return this.request("eth_sendTransaction", [
-      { from, to: tx.to, data: tx.data, value: numberToHex(BigInt(tx.value)), chainId: numberToHex(tx.chainId) },
-    ]);
+  /** This wallet as a viem WalletClient, for the micropayments client to sign and send with. */
+  viemClient() {
+    return createWalletClient({ transport: custom(this.provider) });
   }
 
   /** The mined receipt of `hash`; polls the wallet's node for up to `timeoutMs`. */
@@ -82,6 +81,12 @@ export class Wallet {
   async tokenBalance(token, owner) {
     const data = encodeFunctionData({ abi: erc20Abi, functionName: "balanceOf", args: [owner] });
     return hexToBigInt(await this.request("eth_call", [{ to: token, data }, "latest"]));
+  }
+
+  /** The chain's clock: the latest block's timestamp (unix seconds), which may run ahead of ours. */
+  async chainTime() {
+    const block = await this.request("eth_getBlockByNumber", ["latest", false]);
+    return Number(BigInt(block.timestamp));
   }
 
   onChange(callback) {
