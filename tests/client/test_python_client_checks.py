@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -185,3 +187,10 @@ def test_a_grant_other_than_asked_is_not_signed(lie: str) -> None:
         mp.authorize_session_key(max_total=PRICE, valid_until=1_900_000_000)
     assert refused.value.code == "UNEXPECTED_TYPED_DATA"
     assert "authorizeSessionKey" not in server.operations()
+
+
+def test_the_client_imports_nothing_of_the_server() -> None:
+    """A dApp installs eth-account and httpx, not the server: app.client needs only app.core."""
+    probe = "import sys, app.client; print(' '.join(sorted(m for m in sys.modules if m.startswith('app.'))))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert [m for m in loaded.split() if not m.startswith(("app.client", "app.core"))] == []
