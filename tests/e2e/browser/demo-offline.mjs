@@ -80,6 +80,8 @@ async function graphql({ query, variables }) {
       return { sales: { edges: [] } };
     case "Earnings":
       return { earnings: { accepted: "0", withdrawable: "0", withdrawn: "0" } };
+    case "CreatorProfile":
+      return { creatorProfile: { displayName: null } };
     case "Revoke":
       return { revokeSessionKeyTransaction: transaction("revokeSigner", () => {}) };
     case "RequestWithdrawal":
@@ -128,6 +130,8 @@ async function walletAnswer(method, params) {
       return `0x${CHAIN_ID.toString(16)}`;
     case "eth_call": // balanceOf(reader) of the token: the only call the page makes
       return `0x${chain.walletBalance.toString(16).padStart(64, "0")}`;
+    case "eth_getBalance": // ether for gas: the reader has some
+      return "0xde0b6b3a7640000";
     case "eth_getBlockByNumber":
       return { timestamp: `0x${chain.time.toString(16)}` };
     case "eth_signTypedData_v4": {

@@ -3,10 +3,23 @@
 // micropayments client (clients/js), which checks what it signs; the wallet signs with no other path.
 
 import { createMicropayments } from "../../../../clients/js/micropayments.js";
+import { download, receiptsCsv } from "./files.js";
 import { parseAmount } from "./format.js";
 import { Live } from "./live.js";
 import * as Q from "./queries.js";
-import { changed, clearMessage, headroom, keyLeft, money, sameAddress, setMessage, spendable, state } from "./state.js";
+import {
+  changed,
+  clearMessage,
+  creatorName,
+  headroom,
+  keyLeft,
+  money,
+  resourceById,
+  sameAddress,
+  setMessage,
+  spendable,
+  state,
+} from "./state.js";
 import { Wallet, explain } from "./wallet.js";
 
 const SESSION_KEY_LIFETIME_S = 24 * 3600;
@@ -178,6 +191,11 @@ const loadEarnings = coalesced(async () => {
   state.earnings = earnings;
 });
 
+const loadProfile = coalesced(async () => {
+  const { creatorProfile } = await client.request(Q.CREATOR_PROFILE, { address: state.address });
+  state.profile = creatorProfile;
+});
+
 const loadKeyInfo = coalesced(async () => {
   if (!state.key) return;
   const keys = await client.sessionKeys();
@@ -263,6 +281,7 @@ async function onConnected() {
   );
   loadAccount();
   loadWalletBalance();
+  loadProfile();
   await restoreKey();
   await restoreSession();
 }
@@ -501,6 +520,10 @@ export async function cancelWithdrawal() {
 }
 
 async function sendAndWait(messageName, tx) {
+  // Checked before the wallet is asked: a wallet without ether cannot pay the gas.
+  if ((await wallet.etherBalance(state.address)) === 0n) {
+    throw new Error("Your wallet has no ether to pay this transaction's gas: fund it first (on the local chain, any demo account has some).");
+  }
   setMessage(messageName, "pending", "Confirm the transaction in your wallet.");
   const hash = await client.sendTransaction(tx);
   setMessage(messageName, "pending", "Sent: waiting for it to be mined…", hash);
@@ -519,4 +542,78 @@ export async function withdraw() {
     setMessage("withdraw", "success", `Withdrawn: ${money(amount)} sent to your wallet.`, hash);
     await Promise.all([loadWalletBalance(), loadEarnings()]);
   });
+}
+
+/** Claims the creator's own vouchers with its own wallet (the exit that needs no settler): the
+ * server prepares hub.claim with the operator's acknowledgements; the wallet sends it. */
+export async function claimOwnVouchers() {
+  await action("claim", async () => {
+    const due = BigInt(state.earnings?.accepted ?? 0);
+    if (due === 0n) {
+      setMessage("claim", "error", "Nothing is waiting to be claimed.", null, () => BigInt(state.earnings?.accepted ?? 0) > 0n);
+      return;
+    }
+    const { claimTransaction } = await client.request(Q.CLAIM_TRANSACTION, { payee: state.address });
+    const hash = await sendAndWait("claim", { ...claimTransaction, value: BigInt(claimTransaction.value) });
+    // True until the creator withdraws it (the server may index the claim a moment after this).
+    const withdrawn = BigInt(state.earnings.withdrawn);
+    setMessage("claim", "success", `Claimed: ${money(due)} is yours to withdraw.`, hash, () => BigInt(state.earnings?.withdrawn ?? 0) > withdrawn);
+    await loadEarnings();
+  });
+}
+
+/** Saves the creator's unclaimed vouchers as a file: with it, `python -m app claim-exported` (or
+ * any wallet) claims them with no server at all. */
+export async function exportVouchers() {
+  await action("export", async () => {
+    const { exportVouchers: exported } = await client.request(Q.EXPORT_VOUCHERS, { payee: state.address });
+    const count = exported.claims.length; // one claim block per lane that owes the creator
+    if (count === 0) {
+      setMessage("claim", "error", "You have no unclaimed vouchers to export.");
+      return;
+    }
+    download(`vouchers-${state.address.slice(0, 10).toLowerCase()}.json`, JSON.stringify(exported, null, 2), "application/json");
+    setMessage("claim", "success", `Saved ${count} ${count === 1 ? "voucher" : "vouchers"} (${money(state.earnings.accepted)}): anyone can claim them for you with that file.`);
+  }, "claim");
+}
+
+/** Sets the creator's display name, shown to readers with its address. */
+export async function saveDisplayName(text) {
+  await action("profile", async () => {
+    const { setDisplayName: result } = await client.request(Q.SET_DISPLAY_NAME, { name: text });
+    if (result.__typename !== "CreatorProfile") throw new Error(result.message);
+    state.profile = { displayName: result.displayName };
+    setMessage("profile", "success", `Saved: readers see your articles by ${result.displayName}.`, null, () => state.profile?.displayName !== result.displayName);
+    await loadResources();
+  });
+}
+
+/** Lists an article (or updates the creator's own listing with this id) at `priceText` USDC. */
+export async function saveListing({ id, title, description, priceText }) {
+  await action("listing", async () => {
+    const price = parseAmount(priceText, state.token.decimals);
+    const input = { id: id.trim() || slug(title), token: state.token.address, price: String(price), title, description };
+    const { saveResource: result } = await client.request(Q.SAVE_RESOURCE, { input });
+    if (result.__typename !== "ResourceSaved") throw new Error(result.message);
+    await loadResources();
+    setMessage("listing", "success", `Listed “${result.resource.title}” at ${money(result.resource.price)} a read.`, null, () => !resourceById(input.id));
+  });
+}
+
+/** "A Field Guide!" -> "a-field-guide" (an id the API accepts). */
+function slug(title) {
+  const text = title.normalize("NFKD").toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
+  return (text || "article").slice(0, 100);
+}
+
+/** The receipts (or sales) shown, as a CSV file with a total row. */
+export function downloadReceipts(which) {
+  const receipts = which === "sales" ? state.sales : state.session ? state.receipts : [...state.paid.values()];
+  const csv = receiptsCsv(receipts ?? [], {
+    counterparty: which === "sales" ? "payer" : "payee",
+    token: state.token,
+    title: (id) => resourceById(id)?.title ?? id,
+    name: creatorName,
+  });
+  download(`${which}-${new Date().toISOString().slice(0, 10)}.csv`, csv, "text/csv");
 }

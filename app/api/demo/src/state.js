@@ -24,6 +24,7 @@ export const state = {
   receipts: null,
   sales: null,
   earnings: null,
+  profile: null, // the connected creator's {displayName}, once read
   messages: {}, // status line name -> {tone, text, tx, clearWhen}: clearWhen() true drops it
   busy: new Set(), // names of the actions running
   live: "idle", // live updates: "idle" (nothing to follow yet), "connecting", "live" or "polling"
@@ -68,6 +69,12 @@ export const sameAddress = (a, b) => a?.toLowerCase() === b?.toLowerCase();
 export const connected = () => state.address !== null && state.walletChainId === state.config?.chainId;
 
 export const resourceById = (id) => state.resources.find((resource) => resource.id === id);
+
+/** A creator's display name, as its listings carry it (and the connected creator's own); null if none. */
+export function creatorName(address) {
+  if (sameAddress(address, state.address) && state.profile) return state.profile.displayName;
+  return state.resources.find((resource) => sameAddress(resource.payee, address) && resource.creatorName)?.creatorName ?? null;
+}
 
 /** Deposits raise it; claims leave it alone (balance and outstanding fall together); pays lower it. */
 export const spendable = (account) => (account ? BigInt(account.balance) - BigInt(account.outstanding) : 0n);
