@@ -588,8 +588,10 @@ export async function saveDisplayName(text) {
   });
 }
 
-/** Lists an article (or updates the creator's own listing with this id) at `priceText` USDC. */
+/** Lists an article (or updates the creator's own listing with this id) at `priceText` USDC;
+ * true once saved. */
 export async function saveListing({ id, title, description, priceText }) {
+  let saved = false;
   await action("listing", async () => {
     const price = parseAmount(priceText, state.token.decimals);
     const input = { id: id.trim() || slug(title), token: state.token.address, price: String(price), title, description };
@@ -597,7 +599,9 @@ export async function saveListing({ id, title, description, priceText }) {
     if (result.__typename !== "ResourceSaved") throw new Error(result.message);
     await loadResources();
     setMessage("listing", "success", `Listed “${result.resource.title}” at ${money(result.resource.price)} a read.`, null, () => !resourceById(input.id));
+    saved = true;
   });
+  return saved;
 }
 
 /** "A Field Guide!" -> "a-field-guide" (an id the API accepts). */

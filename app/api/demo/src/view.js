@@ -469,14 +469,18 @@ export function mount() {
     event.preventDefault();
     actions.saveDisplayName(byId("profile-name").value);
   });
-  byId("listing-form").addEventListener("submit", (event) => {
+  byId("listing-form").addEventListener("submit", async (event) => {
     event.preventDefault();
-    actions.saveListing({
+    const form = event.target;
+    const saved = await actions.saveListing({
       id: byId("listing-id").value,
       title: byId("listing-title").value,
       description: byId("listing-description").value,
       priceText: byId("listing-price").value,
     });
+    if (!saved) return;
+    form.reset(); // ready for the next one; the listing shows above
+    byId("listing-id").value = ""; // a hidden input keeps its value through reset()
   });
   whenChanged(render);
   render();
