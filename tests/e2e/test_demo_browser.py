@@ -227,11 +227,12 @@ def test_a_reader_revokes_its_key_and_withdraws_after_the_delay(chain: Chain, tm
     finally:
         server.stop()
 
-    # A permit and a grant signed; the revocation, the request and the withdrawal sent.
+    # A permit and two grants (one in another tab) signed; two revocations, the request and the
+    # withdrawal sent.
     assert report["leaver"]["signed"] == {
-        "typedData": ["Permit", "SessionGrant"],
+        "typedData": ["Permit", "SessionGrant", "SessionGrant"],
         "messages": 1,
-        "transactions": 3,
+        "transactions": 4,
     }
     assert in_wallet - chain.usdc.functions.balanceOf(leaver.address).call() == 600_000  # 1 in, 0.40 back
     assert report["problems"] == []

@@ -209,9 +209,27 @@ async function leaver(browser) {
   await page.getByLabel("Amount to deposit").press("Enter");
   await page.getByText("Credited: 1.00 USDC is in the hub.").waitFor();
 
+  // A key authorised in another tab of the same wallet...
+  const otherTab = await page.context().newPage();
+  await otherTab.goto(page.url());
+  await otherTab.getByRole("tabpanel").getByText("Connected as").waitFor(); // the wallet trusts the page already
+  await otherTab.getByLabel("Spending cap").fill("0.30");
+  await otherTab.getByRole("button", { name: "Authorise", exact: true }).click();
+  await otherTab.getByText("Session key active.").waitFor();
+  await otherTab.close();
+
   await page.getByLabel("Spending cap").fill("0.50");
   await page.getByRole("button", { name: "Authorise", exact: true }).click();
   await page.getByText("Session key active.").waitFor();
+  // ... is listed here with what it can still spend, and revoked from here.
+  const other = page.locator(".other-keys li");
+  await expectCount(other, 1, "other session keys");
+  await other.getByText("0.30 USDC of 0.30 USDC left").waitFor();
+  await screenshot(page, "leaver-other-key");
+  await other.getByRole("button", { name: "Revoke" }).click();
+  await page.getByText(/^Revoked: the key can no longer pay from .+, after the hub's delay/).waitFor();
+  await expectCount(other, 0, "other session keys once revoked");
+  await page.getByText("Session key active.").waitFor(); // this tab's key still pays
   await page.getByRole("button", { name: "Revoke key" }).click();
   await page.getByText(/^Revoked: the key can no longer pay/).waitFor();
   await page.getByRole("button", { name: "Authorise", exact: true }).waitFor();

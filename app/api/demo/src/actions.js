@@ -4,7 +4,7 @@
 
 import { createMicropayments } from "../../../../clients/js/micropayments.js";
 import { download, receiptsCsv } from "./files.js";
-import { parseAmount } from "./format.js";
+import { formatDateTime, parseAmount } from "./format.js";
 import { Live } from "./live.js";
 import * as Q from "./queries.js";
 import {
@@ -197,9 +197,9 @@ const loadProfile = coalesced(async () => {
 });
 
 const loadKeyInfo = coalesced(async () => {
-  if (!state.key) return;
   const keys = await client.sessionKeys();
-  state.keyInfo = keys.find((key) => sameAddress(key.signer, state.key.address)) ?? null;
+  state.keys = keys; // all of the payer's keys: those of other tabs and devices can be revoked too
+  if (state.key) state.keyInfo = keys.find((key) => sameAddress(key.signer, state.key.address)) ?? null;
 });
 
 function onAccount(account) {
@@ -283,6 +283,7 @@ async function onConnected() {
   loadWalletBalance();
   loadProfile();
   await restoreKey();
+  loadKeyInfo();
   await restoreSession();
 }
 
@@ -414,22 +415,39 @@ export async function authoriseSessionKey(capText) {
     state.key = { privateKey, address: sessionKey, client: keyClient };
     state.keyInfo = grant;
     clearMessage("key");
+    loadKeyInfo();
   });
 }
 
-/** Revokes this tab's key on chain: the wallet sends hub.revokeSigner and pays the gas. */
-export async function revokeSessionKey() {
-  await action("revoke", async () => {
-    const { address } = state.key;
-    const tx = await client.revokeSessionKeyTransaction(address);
-    setMessage("key", "pending", "Confirm the revocation in your wallet (a transaction: it costs gas).");
-    const hash = await client.sendTransaction(tx);
-    forgetKey(); // this tab stops using it now, whatever the chain says later
-    setMessage("key", "pending", "Sent: waiting for it to be mined…", hash);
-    const receipt = await wallet.waitForReceipt(hash);
-    if (!receipt.succeeded) throw new Error("The hub refused the revocation: the transaction reverted.");
-    setMessage("key", "success", "Revoked: the key can no longer pay once the hub's delay has passed.", hash, () => state.key !== null);
-  });
+/** Revokes a session key on chain (this tab's by default): the wallet sends hub.revokeSigner and
+ * pays the gas. The hub refuses the key's vouchers once its delay has passed; the server at once. */
+export async function revokeSessionKey(address = state.key?.address) {
+  const mine = sameAddress(address, state.key?.address);
+  const slot = mine ? "key" : "keys"; // this tab's key, or another of the payer's
+  await action(
+    mine ? "revoke" : `revoke:${address}`,
+    async () => {
+      await ensureGas();
+      const tx = await client.revokeSessionKeyTransaction(address);
+      setMessage(slot, "pending", "Confirm the revocation in your wallet (a transaction: it costs gas).");
+      const hash = await client.sendTransaction(tx);
+      state.revoked.add(address.toLowerCase());
+      if (mine) forgetKey(); // this tab stops using it now, whatever the chain says later
+      setMessage(slot, "pending", "Sent: waiting for it to be mined…", hash);
+      const receipt = await wallet.waitForReceipt(hash);
+      if (!receipt.succeeded) throw new Error("The hub refused the revocation: the transaction reverted.");
+      const effective = state.now + Number(state.config.withdrawDelay ?? 0);
+      setMessage(
+        slot,
+        "success",
+        `Revoked: the key can no longer pay from ${formatDateTime(effective)}, after the hub's delay (what it already paid settles meanwhile). The server refuses it now.`,
+        hash,
+        mine ? () => state.key !== null : null, // a new key of this tab makes it old news
+      );
+      loadKeyInfo();
+    },
+    slot,
+  );
 }
 
 export async function read(resource) {
@@ -519,11 +537,15 @@ export async function cancelWithdrawal() {
   });
 }
 
-async function sendAndWait(messageName, tx) {
-  // Checked before the wallet is asked: a wallet without ether cannot pay the gas.
+/** Checked before the wallet is asked to send anything: a wallet without ether cannot pay the gas. */
+async function ensureGas() {
   if ((await wallet.etherBalance(state.address)) === 0n) {
     throw new Error("Your wallet has no ether to pay this transaction's gas: fund it first (on the local chain, any demo account has some).");
   }
+}
+
+async function sendAndWait(messageName, tx) {
+  await ensureGas();
   setMessage(messageName, "pending", "Confirm the transaction in your wallet.");
   const hash = await client.sendTransaction(tx);
   setMessage(messageName, "pending", "Sent: waiting for it to be mined…", hash);

@@ -17,6 +17,8 @@ export const state = {
   deposit: null, // {baseline, amount, txHash} while a relayed deposit is pending
   key: null, // this tab's session key: {privateKey, address, client}, once its grant is on file
   keyInfo: null, // the server's view of it: maxTotal, spent, validUntil, revokedAt, lane
+  keys: null, // all of the payer's session keys, as the server knows them
+  revoked: new Set(), // signers (lower case) this tab revoked, before the server has seen it
   withdrawal: null, // {txHash} while a requested withdrawal or a withdrawal is being mined
   now: Math.floor(Date.now() / 1000), // ticks while a countdown is on screen
   paid: new Map(), // resource id -> receipt, paid in this tab

@@ -134,15 +134,49 @@ function renderReader() {
       "success",
     );
   } else setStatus(byId("key-status"), "");
-  renderInto(byId("key-actions"), JSON.stringify([usable, state.key?.address, state.busy.has("revoke")]), () =>
-    usable
+  // The payer's other live keys (other tabs, other devices): each can be revoked from here.
+  const others = (state.keys ?? []).filter(
+    (key) =>
+      key.revokedAt === null &&
+      key.validUntil > state.now &&
+      !state.revoked.has(key.signer.toLowerCase()) &&
+      !sameAddress(key.signer, state.key?.address),
+  );
+  const othersKey = others.map((key) => [key.signer, String(key.spent), state.busy.has(`revoke:${key.signer}`)]);
+  renderInto(byId("key-actions"), JSON.stringify([usable, state.key?.address, state.busy.has("revoke"), othersKey]), () => [
+    ...(usable
       ? [
-          button("Revoke key", actions.revokeSessionKey, { name: "revoke" }),
+          button("Revoke key", () => actions.revokeSessionKey(), { name: "revoke" }),
           h("span", { class: "help" }, "Your wallet sends the revocation (a transaction: it pays the gas)."),
         ]
-      : [],
-  );
+      : []),
+    others.length
+      ? h(
+          "div",
+          { class: "other-keys" },
+          h("p", { class: "help" }, `Your other session keys (other tabs or devices) can still pay:`),
+          h(
+            "ul",
+            { class: "listings" },
+            others.map((key) =>
+              h(
+                "li",
+                {},
+                h(
+                  "span",
+                  {},
+                  h("code", { title: key.signer }, shortAddress(key.signer)),
+                  ` ${money(key.maxTotal - key.spent)} of ${money(key.maxTotal)} left, until ${formatDateTime(key.validUntil)}`,
+                ),
+                button("Revoke", () => actions.revokeSessionKey(key.signer), { name: `revoke:${key.signer}` }),
+              ),
+            ),
+          ),
+        )
+      : null,
+  ]);
 
+  renderStatus(byId("keys-status"), "keys");
   renderHubWithdrawal();
 
   const steps = {
