@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import logging.config
+import math
 import os
 import signal
 import sys
@@ -81,6 +82,13 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=os.environ.get("LOG_LEVEL", "info").lower(),
         log_config=logs.config(os.environ),  # also in each worker process
         access_log=False,
+        # A WebSocket message over the body cap closes the socket with 1009.
+        ws_max_size=settings.max_body_bytes,
+        # A peer that does not answer a ping in time (one that stopped reading) is closed with 1011.
+        ws_ping_interval=settings.ws_ping,
+        ws_ping_timeout=settings.ws_ping,
+        # Stopping waits this long for requests in flight, then closes their connections.
+        timeout_graceful_shutdown=math.ceil(settings.shutdown_timeout),
     )
     return 0
 

@@ -38,10 +38,20 @@ class Settings:
     introspection: bool
     max_body_bytes: int
     max_query_depth: int
+    max_query_cost: int  # fields once fragments are expanded (app/api/cost.py)
     max_aliases: int
     max_tokens: int
     max_mutations: int
     max_batch: int
+    max_in_flight: int  # HTTP GraphQL requests served at once per process (app/api/admission.py)
+    max_queued: int  # and waiting for a slot, beyond which they are refused
+    max_queue_wait: float  # seconds a request may wait for a slot before it is refused
+    request_timeout: float  # seconds to answer an HTTP GraphQL request
+    watchdog_stall: float  # seconds the event loop may stall before the process exits (app/watchdog.py)
+    shutdown_timeout: float  # seconds a stopping process waits for requests in flight
+    ws_init_timeout: float  # seconds a WebSocket may take to send connection_init
+    max_subscriptions: int  # operations at once on one WebSocket
+    ws_ping: float  # seconds between keepalive pings, and to answer one, before a socket is closed (1011)
     rate_limit_per_minute: int
     session_ttl: int
     nonce_ttl: int
@@ -137,10 +147,20 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         introspection=flag("INTROSPECTION", not production),
         max_body_bytes=integer("MAX_BODY_BYTES", 256 * 1024, minimum=1024),
         max_query_depth=integer("MAX_QUERY_DEPTH", 10, minimum=2),
+        max_query_cost=integer("MAX_QUERY_COST", 1000, minimum=10),
         max_aliases=integer("MAX_ALIASES", 15, minimum=1),
         max_tokens=integer("MAX_TOKENS", 2000, minimum=100),
         max_mutations=integer("MAX_MUTATIONS", 1, minimum=1),
         max_batch=integer("MAX_BATCH", 1000, minimum=1),
+        max_in_flight=integer("MAX_IN_FLIGHT", 16, minimum=1),
+        max_queued=integer("MAX_QUEUED", 32, minimum=0),
+        max_queue_wait=integer("MAX_QUEUE_WAIT_MS", 1000, minimum=1) / 1000,
+        request_timeout=integer("REQUEST_TIMEOUT_MS", 5000, minimum=10) / 1000,
+        watchdog_stall=integer("WATCHDOG_MS", 5000, minimum=100) / 1000,
+        shutdown_timeout=integer("SHUTDOWN_TIMEOUT_MS", 10_000, minimum=0) / 1000,
+        ws_init_timeout=integer("WS_INIT_TIMEOUT_MS", 5000, minimum=10) / 1000,
+        max_subscriptions=integer("MAX_SUBSCRIPTIONS", 20, minimum=1),
+        ws_ping=integer("WS_PING_MS", 10_000, minimum=100) / 1000,
         rate_limit_per_minute=integer("RATE_LIMIT_PER_MINUTE", 6000, minimum=1),
         session_ttl=integer("SESSION_TTL", 24 * 3600, minimum=60),
         nonce_ttl=integer("NONCE_TTL", 600, minimum=10),

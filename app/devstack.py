@@ -54,9 +54,9 @@ ARTICLES = (
     Article("article-1", 7, 10_000, "Ada: A cent at a time",
             "Why paying per article works once fees stop eating the payment."),
     Article("article-2", 7, 20_000, "Ada: Vouchers, not transactions",
-            "Each payment is a signature; the chain sees only the latest one per channel."),
+            "Each payment is a signature; the chain sees only the latest one per lane."),
     Article("article-3", 7, 50_000, "Ada: A thousand payments, one claim",
-            "How the server settles many channels in a single transaction."),
+            "How the server settles many lanes in a single transaction."),
     Article("article-4", 8, 10_000, "Ben: Session keys for readers",
             "Approve a spending cap once, then read without a wallet pop-up per article."),
     Article("article-5", 8, 30_000, "Ben: What a creator sees",
@@ -261,7 +261,7 @@ def banner(settings: config.Settings, deployment: Deployment, chain_url: str, an
         f"  USDC        {deployment.tokens[0]}  (TestStablecoin: 6 decimals, anyone may mint)",
         f"  deployment  {settings.deployment_file}",
         f"  database    {settings.database_url}  (fresh each run, like the chain)",
-        f"  settlement  a claim once {settings.settle_min_batch} channels wait or the oldest voucher"
+        f"  settlement  a claim once {settings.settle_min_batch} lanes wait or the oldest voucher"
         f" is {settings.settle_max_age} s old",
         "Accounts (anvil's public test keys: never send real funds to them):",
     ]

@@ -2,6 +2,10 @@
 
 `python -m app serve` runs it; with WORKERS > 1, uvicorn starts that many processes, each
 with its own services. They share the database, which is what keeps them consistent.
+
+Each process first restores the interpreter settings an imported library may have changed
+(app/interpreter.py), and runs a watchdog (app/watchdog.py) that ends it if its event loop
+stalls for WATCHDOG_MS, so that a stuck worker is replaced and SIGTERM takes effect.
 """
 
 from __future__ import annotations
@@ -12,22 +16,27 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from app import config
+from app import config, interpreter
 from app.api.app import create_app
 from app.services import runtime
+from app.watchdog import Watchdog
 
 
 def create() -> Starlette:
     settings = config.load()
     services = runtime.build(settings)
+    interpreter.enforce()  # after every import of ours and our libraries'
     worker = services.worker()
+    watchdog = Watchdog(stall=settings.watchdog_stall)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        watchdog.start()
         worker.start()
         try:
             yield
         finally:
+            await watchdog.stop()  # stopping the worker may block the loop a while
             worker.stop()
             services.close()
 

@@ -3,6 +3,8 @@ assets at /graphiql, /health, Prometheus' /metrics, and the browser demo at /dem
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
 from typing import Any
 
 from cross_web import HTTPException
@@ -19,7 +21,8 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UnsetType
 
-from app.api import demo, graphiql, instrumentation
+from app.api import demo, graphiql, instrumentation, json_body
+from app.api.admission import Admission
 from app.api.context import Context, build_context, connection_init_token
 from app.api.limits import BodySizeLimit, TokenBuckets, schema_extensions
 from app.api.schema import Schema, build_schema
@@ -38,7 +41,11 @@ class GraphQLApp(GraphQL[Context, None]):
             # Queries may use GET; strawberry refuses mutations over GET whatever this says.
             allow_queries_via_get=True,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            # A socket that has not sent connection_init in time is closed with 4408.
+            connection_init_wait_timeout=timedelta(seconds=services.settings.ws_init_timeout),
         )
+        # One operation more on a socket is answered with an `error` message for its id.
+        self.max_subscriptions_per_connection = services.settings.max_subscriptions
         self.services = services
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -55,13 +62,18 @@ class GraphQLApp(GraphQL[Context, None]):
     async def render_graphql_ide(self, request: Request) -> Response:
         return HTMLResponse(graphiql.PAGE)  # strawberry's page, with its assets served locally
 
+    def decode_json(self, data: str | bytes) -> object:
+        return json_body.decode(data)  # nesting bounded; also each WebSocket message
+
     def parse_json(self, data: str | bytes) -> Any:
         # An HTTP body or query parameter (WebSocket messages go through decode_json). strawberry
         # answers 400 only to a JSONDecodeError and expects an object (or a batch list): undecodable
         # bytes or any other JSON value (`false`, `1`, `null`) would be a 500.
         try:
-            decoded = super().parse_json(data)
-        except UnicodeDecodeError as error:
+            decoded = json_body.decode(data)
+        except json_body.TooDeep as error:
+            raise HTTPException(400, error.msg) from error
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
             raise HTTPException(400, "Unable to parse request body as JSON") from error
         if not isinstance(decoded, dict | list):
             raise HTTPException(400, "The request body and its JSON parameters must be JSON objects")
@@ -101,6 +113,13 @@ def create_app(services: Services, worker: Worker | None = None) -> Starlette:
         ],
         middleware=[
             Middleware(instrumentation.RequestTimer),
+            Middleware(
+                Admission,
+                max_in_flight=settings.max_in_flight,
+                max_waiting=settings.max_queued,
+                max_wait=settings.max_queue_wait,
+                timeout=settings.request_timeout,
+            ),
             Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
         ],
     )

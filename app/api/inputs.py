@@ -28,8 +28,8 @@ class PayInput:
     purchase: Bytes32 = strawberry.field(description="32 bytes binding the voucher to this purchase.")
     signature: Bytes = strawberry.field(
         description="65-byte (r, s, v with v 27 or 28) or 64-byte EIP-2098 signature of the EIP-712 "
-        "PayerVoucher, by the payer or a session key with a grant for this lane; or the payer's EIP-1271 "
-        "signature."
+        "PayerVoucher, by the payer, a key it authorised on chain, or a session key with a grant for this "
+        "lane."
     )
     resource_id: str = strawberry.field(description="The resource bought.")
 

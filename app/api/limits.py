@@ -1,8 +1,9 @@
 """What a request may cost.
 
-- Document limits (strawberry extensions): tokens, depth, aliases, top-level
-  mutation fields (aliased mutations all run, so they are counted here), and
-  no introspection unless settings.introspection.
+- Document limits: tokens and bracket nesting (before parsing), then the
+  fan-out-aware cost, depth, aliases and top-level mutation fields of cost.py
+  (aliased mutations all run, so they are counted), and no introspection unless
+  settings.introspection.
 - A token-bucket rate limit per caller: the payer of a `pay`, else the
   signed-in address, else the client IP (the socket peer: behind a proxy, every
   client shares the proxy's address). Buckets live in this process: with
@@ -16,7 +17,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import math
@@ -24,81 +24,23 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from typing import Any
 
-from graphql import (
-    FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
-    GraphQLError,
-    InlineFragmentNode,
-    OperationDefinitionNode,
-    OperationType,
-    SelectionSetNode,
-    ValidationRule,
-    parse,
-)
+from graphql import DocumentNode, FieldNode, GraphQLError, OperationType, parse
 from graphql.utilities import get_operation_ast, value_from_ast_untyped
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
-    QueryDepthLimiter,
     SchemaExtension,
-    ValidationCache,
 )
+from strawberry.schema.schema import validate_document
 
+from app.api import cost
 from app.api.context import Context
 from app.api.masking import ErrorCodes, Masking
 from app.config import Settings
 from app.core.errors import RateLimited
-
-# ---------------------------------------------------------------- document limits
-
-
-def max_mutations_rule(limit: int) -> type[ValidationRule]:
-    """A validation rule refusing a mutation with more than `limit` top-level fields."""
-
-    class MaxMutations(ValidationRule):
-        def enter_operation_definition(self, node: OperationDefinitionNode, *_: Any) -> None:
-            if node.operation != OperationType.MUTATION:
-                return
-            fragments = {
-                d.name.value: d
-                for d in self.context.document.definitions
-                if isinstance(d, FragmentDefinitionNode)
-            }
-            count = _count_fields(node.selection_set, fragments, set())
-            if count > limit:
-                self.report_error(
-                    GraphQLError(
-                        f"{count} mutation fields in one operation (aliases included); at most {limit}",
-                        node,
-                        extensions={"code": "TOO_MANY_MUTATIONS"},
-                    )
-                )
-
-    return MaxMutations
-
-
-def _count_fields(
-    selections: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode], seen: set[str]
-) -> int:
-    count = 0
-    for selection in selections.selections:
-        if isinstance(selection, FieldNode):
-            count += selection.name.value != "__typename"
-        elif isinstance(selection, InlineFragmentNode):
-            count += _count_fields(selection.selection_set, fragments, seen)
-        elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
-            seen.add(selection.name.value)  # a cycle is refused by validation anyway
-            fragment = fragments.get(selection.name.value)
-            if fragment is not None:
-                count += _count_fields(fragment.selection_set, fragments, seen)
-    return count
-
 
 # ------------------------------------------------------------------ rate limit
 
@@ -188,41 +130,100 @@ def schema_extensions(settings: Settings, buckets: TokenBuckets) -> list[Callabl
     """The extensions of a served schema, as factories: strawberry makes new ones per operation.
 
     Parsing and validating a document costs more than running a pay, and clients send the same
-    few documents with new variables, so both are cached. The validation cache is keyed by the
-    document and the rule classes; strawberry's limiters make new rule classes per instance, so
-    their rules are made once here and added by one AddValidationRules (the limits still apply
-    to every document: a cached result is the result of validating with them)."""
-    limiters: list[AddValidationRules] = [
-        QueryDepthLimiter(max_depth=settings.max_query_depth),
-        MaxAliasesLimiter(max_alias_count=settings.max_aliases),
-        AddValidationRules([max_mutations_rule(settings.max_mutations)]),
-    ]
-    if not settings.introspection:
-        limiters.append(DisableIntrospection())
-    rules = [rule for limiter in limiters for rule in limiter.validation_rules]
-    return [
+    few documents with new variables, so both are cached. The document limits are checked as it
+    is parsed (ParseCache), before validation, whose overlap rule is quadratic in repeated fields.
+    The validation cache is keyed by the document and the rule classes; DisableIntrospection makes
+    new rule classes per instance, so its rules are made once here."""
+    limits = cost.Limits(
+        max_cost=settings.max_query_cost,
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_aliases,
+        max_mutations=settings.max_mutations,
+    )
+    extensions: list[Callable[[], SchemaExtension]] = [
         Masking,  # first, so that it sees the errors of every later step
         ErrorCodes,
         functools.partial(MaxTokensLimiter, max_token_count=settings.max_tokens),
-        ParseCache,
-        functools.partial(AddValidationRules, rules),
-        functools.partial(ValidationCache, maxsize=256),
-        functools.partial(RateLimit, buckets),
+        functools.partial(ParseCache, settings.max_tokens, limits),
     ]
+    if not settings.introspection:
+        extensions.append(functools.partial(AddValidationRules, DisableIntrospection().validation_rules))
+    extensions.append(Validation)
+    extensions.append(functools.partial(RateLimit, buckets))
+    return extensions
 
 
-_parse = functools.lru_cache(maxsize=256)(parse)
+_PLACEHOLDER = parse("{ __typename }")  # the document of a request refused before it was parsed
+# Clients send the same few documents, of a few KB; caching bigger ones (up to MAX_BODY_BYTES
+# each, hundreds of them) would only let a stranger fill the caches.
+MAX_CACHED_QUERY = 16 * 1024
+
+
+def _parse(query: str, max_tokens: int, limits: cost.Limits) -> tuple[DocumentNode, GraphQLError | None]:
+    if len(query) > MAX_CACHED_QUERY:
+        return _parse_uncached(query, max_tokens, limits)
+    return _parse_cached(query, max_tokens, limits)
+
+
+def _parse_uncached(
+    query: str, max_tokens: int, limits: cost.Limits
+) -> tuple[DocumentNode, GraphQLError | None]:
+    """The document, and why it is refused (None if it is not); GraphQLSyntaxError if it does not
+    parse. A refusal is returned, not raised, so that it is cached with its document."""
+    try:
+        cost.check_tokens(query, max_tokens)
+    except cost.TokensRefused as refusal:
+        return _PLACEHOLDER, refusal
+    document = parse(query, max_tokens=max_tokens)
+    try:
+        cost.check(document, limits)
+    except cost.OverLimit as refusal:
+        return document, refusal
+    return document, None
+
+
+_parse_cached = functools.lru_cache(maxsize=256)(_parse_uncached)
 
 
 class ParseCache(SchemaExtension):
-    """Parses each distinct document once (like strawberry's ParserCache), but leaves a document
-    that does not parse to strawberry's own parser, so that its error is reported as usual."""
+    """Parses each distinct document once (like strawberry's ParserCache), and refuses what is over
+    the limits of cost.py: brackets nested deeper than the parser's recursion can take and integers
+    longer than int() takes (before parsing), then the fan-out-aware cost, depth, aliases, repeats
+    and mutation fields. A refusal is the request's only error, and skips validation (see
+    Validation). A document that does not parse is left to strawberry's own parser, so that its
+    error is reported as usual."""
+
+    def __init__(self, max_tokens: int, limits: cost.Limits) -> None:
+        self._max_tokens = max_tokens
+        self._limits = limits
 
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
         if context.query is not None:
-            with contextlib.suppress(GraphQLError):
-                context.graphql_document = _parse(context.query, **context.parse_options)
+            try:
+                context.graphql_document, refusal = _parse(context.query, self._max_tokens, self._limits)
+            except GraphQLError:
+                pass
+            else:
+                if refusal is not None:
+                    context.pre_execution_errors = [refusal]
+        yield
+
+
+_validate_cached = functools.lru_cache(maxsize=256)(validate_document)
+
+
+class Validation(SchemaExtension):
+    """Validates each distinct document once, like strawberry's ValidationCache, but not a
+    document the limits already refused: graphql-core's rules cost far more than our limits."""
+
+    def on_validate(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.pre_execution_errors is None and context.graphql_document is not None:
+            cached = len(context.query or "") <= MAX_CACHED_QUERY  # else a new document each time
+            validate = _validate_cached if cached else validate_document
+            rules = tuple(context.validation_rules)
+            context.pre_execution_errors = validate(context.schema._schema, context.graphql_document, rules)
         yield
 
 

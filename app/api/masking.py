@@ -4,12 +4,19 @@ shown with an `extensions.code`; anything else is masked ("Unexpected error.") a
     code                        when
     <Refusal.code>              a refusal (INVALID_INPUT, FORBIDDEN, RATE_LIMITED...), with `fields`
     UNAVAILABLE                 a Transient failure (node or database); the message is generic
-    GRAPHQL_PARSE_FAILED        the document does not parse (or is over the token limit)
-    GRAPHQL_VALIDATION_FAILED   the document does not validate (or is over a limit)
+    GRAPHQL_PARSE_FAILED        the document does not parse (or is over the token limit, nests
+                                brackets past 64, or has an integer over 78 digits: cost.py)
+    GRAPHQL_VALIDATION_FAILED   the document does not validate (or is over a depth or alias limit)
+    QUERY_TOO_COMPLEX           over MAX_QUERY_COST fields with fragments expanded, or one field
+                                repeated over 20 times in a selection set (cost.py)
     TOO_MANY_MUTATIONS          more top-level mutation fields than MAX_MUTATIONS
     INTERNAL_ERROR              anything else, masked
-    BAD_REQUEST                 HTTP 400: not a GraphQL request, or a mutation over GET (app.py)
+    BAD_REQUEST                 HTTP 400: not a GraphQL request, JSON nested past 64 levels
+                                (json_body.py), or a mutation over GET (app.py)
     PAYLOAD_TOO_LARGE           HTTP 413: the body is over MAX_BODY_BYTES (limits.BodySizeLimit)
+    OVERLOADED                  HTTP 503 + Retry-After: MAX_IN_FLIGHT + MAX_QUEUED requests already,
+                                or none done within MAX_QUEUE_WAIT_MS (admission.py)
+    DEADLINE_EXCEEDED           HTTP 503 + Retry-After: not answered in REQUEST_TIMEOUT_MS
 """
 
 from __future__ import annotations

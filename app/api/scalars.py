@@ -30,6 +30,7 @@ SafeInt = NewType("SafeInt", int)
 _DIGITS = re.compile(r"0|[1-9][0-9]*")
 _HEX = re.compile(r"0x(?:[0-9a-fA-F]{2})*")
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+_MAX_AMOUNT_DIGITS = len(str(UINT256_MAX))  # before int(): it refuses over 4,300 digits with ValueError
 MAX_BYTES = 4096  # a signature (65 bytes) or an EIP-1271 blob; anything bigger is not ours
 
 
@@ -48,10 +49,9 @@ def parse_amount(value: Any) -> Amount:
             f"an Amount is a non-negative integer in base units written as decimal digits, "
             f"without sign, spaces or leading zeros, got {_show(value)}"
         )
-    amount = int(value)
-    if amount > UINT256_MAX:
+    if len(value) > _MAX_AMOUNT_DIGITS or int(value) > UINT256_MAX:
         raise InvalidInput(f"an Amount is at most 2^256-1, got {_show(value)}")
-    return Amount(amount)
+    return Amount(int(value))
 
 
 def serialize_amount(value: int) -> str:

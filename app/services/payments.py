@@ -1,7 +1,7 @@
 """Accepting vouchers (docs/protocol.md, "What the server accepts").
 
-The signature is checked first, outside any lock (CPU work, and an EIP-1271 check is a chain
-call), and the acknowledgement is signed there too. Then a group of vouchers (one pay, the pays
+The signature is recovered first, outside any lock (CPU work), and the acknowledgement is signed
+there too; it is returned only with a receipt. Then a group of vouchers (one pay, the pays
 that arrived together, or a payBatch) is decided in one transaction: it locks the accounts of the
 group's payers, reads the lanes, receipts and grants the rules need, applies
 `app.core.ledger.check_pay` to each voucher in turn against that state, and writes what was
@@ -44,8 +44,6 @@ from app.store.payments import Group, LaneKey
 
 log = logging.getLogger(__name__)
 
-Erc1271Check = Callable[[Address, bytes, bytes], bool]
-"""(wallet, digest, signature) -> does the wallet accept it (EIP-1271)."""
 Acknowledge = Callable[[bytes], bytes]
 """(the Acknowledgement's EIP-712 digest) -> the operator's signature of it."""
 
@@ -92,7 +90,6 @@ class Payments:
         events: EventBus,
         settle_margin: int,
         acknowledge: Acknowledge,
-        erc1271: Erc1271Check | None = None,
     ) -> None:
         self._db = db
         self._domain = domain
@@ -100,7 +97,6 @@ class Payments:
         self._events = events
         self._settle_margin = settle_margin
         self._acknowledge = acknowledge
-        self._erc1271 = erc1271
         self._committer: GroupCommitter[_Job, Receipt | Refusal] = GroupCommitter(self._accept_all)
 
     def pay(self, request: PayRequest, idempotency_key: str | None = None) -> Receipt:
@@ -158,16 +154,13 @@ class Payments:
             )
         voucher_digest = digest(self._domain, voucher)
         signer = recover(voucher_digest, request.signature)
-        if signer is None or signer == voucher.payer:
-            if signer is None and not (
-                self._erc1271 is not None and self._erc1271(voucher.payer, voucher_digest, request.signature)
-            ):
-                raise BadSignature(
-                    "the signature is malformed (65 bytes with v 27/28, or 64 bytes EIP-2098, low s), "
-                    "or signed by neither the payer nor a session key with a grant for this lane"
-                )
-            signer = voucher.payer
-        # A key's grant is checked under the payer's lock, with the chain's time and revocations.
+        if signer is None:
+            raise BadSignature(
+                "the signature is malformed: 65 bytes (r, s, v) with v 27 or 28, or 64 bytes (EIP-2098), "
+                "with low s"
+            )
+        # Whether the signer speaks for the payer (a key it authorised on chain) or holds a grant
+        # for this lane is decided under the payer's lock, with the chain's time and revocations.
         acknowledgement = self._acknowledge(digest(self._domain, Acknowledgement(voucher_digest)))
         return _Verified(request, resource, signer, voucher_digest, acknowledgement)
 
@@ -258,7 +251,7 @@ class Payments:
             )
         lane = group.lanes[item.lane_key]
         grant = None
-        if item.signer != voucher.payer:
+        if item.signer != voucher.payer and item.signer not in group.authorized.get(voucher.payer, set()):
             grant = group.grants.get((voucher.payer, item.signer, voucher.token, voucher.lane))
             if grant is None:
                 raise BadSignature(

@@ -10,34 +10,31 @@ from app.core import ledger
 from app.core.eip712 import Domain, SessionGrant, digest
 from app.core.errors import BadSignature, InvalidInput, UnknownToken
 from app.core.signatures import recover
-from app.services.payments import MAX_STORED_LANE, Erc1271Check
+from app.services.payments import MAX_STORED_LANE
 from app.store import catalog, payments
 from app.store.database import Database
 
 
 class SessionKeys:
-    def __init__(
-        self, db: Database, domain: Domain, clock: Callable[[], int], settle_margin: int,
-        erc1271: Erc1271Check | None = None,
-    ) -> None:  # fmt: skip
+    def __init__(self, db: Database, domain: Domain, clock: Callable[[], int], settle_margin: int) -> None:
         self._db = db
         self._domain = domain
         self._clock = clock
         self._settle_margin = settle_margin
-        self._erc1271 = erc1271
 
     def authorize(self, grant: SessionGrant, signature: bytes) -> ledger.Grant:
-        """Saves a grant the payer signed (ECDSA, or EIP-1271 for a contract wallet), after the
-        checks the hub will make when the key's vouchers are claimed."""
+        """Saves a grant the payer signed (or a key it authorised on chain: how a smart wallet signs),
+        after the checks the hub will make when the key's vouchers are claimed."""
         ledger.check_grant_shape(grant)
         if grant.lane > MAX_STORED_LANE:
             raise InvalidInput(f"lane {grant.lane} was not handed out by this server: use grantToSign")
-        grant_digest = digest(self._domain, grant)
-        if recover(grant_digest, signature) != grant.payer and not (
-            self._erc1271 is not None and self._erc1271(grant.payer, grant_digest, signature)
-        ):
-            raise BadSignature("the grant is not signed by its payer (65 bytes with v 27/28, or 64 bytes)")
+        signer = recover(digest(self._domain, grant), signature)
         with self._db.transaction() as conn:
+            if not payments.speaks_for(conn, grant.payer, signer):
+                raise BadSignature(
+                    "the grant is signed by neither its payer nor a key the payer authorised on chain "
+                    "(65 bytes with v 27/28, or 64 bytes)"
+                )
             if grant.token not in {t.address for t in catalog.list_tokens(conn)}:
                 raise UnknownToken(f"the hub has not listed token {grant.token}", token=grant.token)
             now = max(payments.chain_time(conn) or 0, self._clock())

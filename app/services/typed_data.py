@@ -66,8 +66,8 @@ class TypedData:
             resource = catalog.get_resource(conn, resource_id)
             if resource is None or not resource.active:
                 raise UnknownResource(f"no resource {resource_id!r} is for sale", resource=resource_id)
-            if signer is None or signer == payer:
-                lane = payments.wallet_lane(conn, payer, resource.token, resource.payee)
+            if signer is None or payments.speaks_for(conn, payer, signer):
+                lane = payments.wallet_lane(conn, payer, resource.token, resource.payee, signer)
             else:
                 grants = [g for g in payments.list_grants(conn, payer)
                           if g.grant.signer == signer and g.grant.token == resource.token]  # fmt: skip

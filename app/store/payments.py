@@ -19,6 +19,7 @@ from app.core.receipts import Receipt, ReceiptStatus, SignedVoucher
 from app.core.types import Address
 from app.store.tables import (
     accounts,
+    authorized_signers,
     chain_cursor,
     grants,
     lane_entries,
@@ -55,6 +56,35 @@ def withdrawal_available_at(conn: Connection, payer: Address, token: Address) ->
 def chain_time(conn: Connection) -> int | None:
     """The timestamp of the newest block the indexer has seen, or None before it saw one."""
     return conn.execute(select(func.max(chain_cursor.c.head_timestamp))).scalar()
+
+
+# ---------------------------------------------------------------- signers
+
+
+def authorized(conn: Connection, payers: Iterable[Address]) -> dict[Address, set[Address]]:
+    """The keys each payer authorised on chain to sign as itself, less any it revoked (the server
+    stops a revoked signer at once; the chain honours it until the revocation takes effect)."""
+    found: dict[Address, set[Address]] = {}
+    for chunk in _chunks(sorted(set(payers))):
+        query = (
+            select(authorized_signers.c.payer, authorized_signers.c.signer)
+            .outerjoin(
+                revocations,
+                and_(
+                    revocations.c.payer == authorized_signers.c.payer,
+                    revocations.c.signer == authorized_signers.c.signer,
+                ),
+            )
+            .where(authorized_signers.c.payer.in_(chunk), revocations.c.effective_at.is_(None))
+        )
+        for row in conn.execute(query):
+            found.setdefault(row.payer, set()).add(row.signer)
+    return found
+
+
+def speaks_for(conn: Connection, payer: Address, signer: Address | None) -> bool:
+    """True when `signer` is the payer itself or a key it authorised on chain (and did not revoke)."""
+    return signer is not None and (signer == payer or signer in authorized(conn, [payer]).get(payer, set()))
 
 
 # ---------------------------------------------------------------- grants
@@ -117,12 +147,15 @@ def next_free_lane(conn: Connection, payer: Address, token: Address) -> int:
     return max((u for u in used if u is not None), default=-1) + 1
 
 
-def wallet_lane(conn: Connection, payer: Address, token: Address, payee: Address) -> int:
-    """The lane the payer's wallet signs on: its newest wallet lane, unless that one is full and
-    does not pay `payee` yet, or the chain can no longer pay it; then a fresh lane."""
+def wallet_lane(
+    conn: Connection, payer: Address, token: Address, payee: Address, signer: Address | None = None
+) -> int:
+    """The lane the payer's wallet (or a key it authorised on chain) signs on: its newest such lane,
+    unless that one is full and does not pay `payee` yet, or the chain can no longer pay it; then a
+    fresh lane."""
     row = conn.execute(
         select(lanes.c.lane, lanes.c.blocked)
-        .where(lanes.c.payer == payer, lanes.c.token == token, lanes.c.signer == payer)
+        .where(lanes.c.payer == payer, lanes.c.token == token, lanes.c.signer == (signer or payer))
         .order_by(lanes.c.lane.desc())
         .limit(1)
     ).first()
@@ -207,6 +240,7 @@ class Group:
     lanes: dict[LaneKey, LaneState]
     receipts: dict[str, Receipt]  # existing, by id
     grants: dict[GrantKey, ledger.Grant]
+    authorized: dict[Address, set[Address]]  # keys each payer authorised on chain to sign as itself
     new_receipts: list[Receipt] = field(default_factory=list)
     touched_accounts: set[tuple[Address, Address]] = field(default_factory=set)
 
@@ -268,7 +302,14 @@ def lock_group(
     for id_chunk in _chunks(sorted(receipt_ids)):
         for row in conn.execute(select(receipts).where(receipts.c.id.in_(id_chunk))):
             found_receipts[row.id] = _receipt(row)
-    return Group(found_accounts, found_lanes, found_receipts, find_grants(conn, grants_wanted))
+    payers = {payer for payer, _ in accounts_wanted}
+    return Group(
+        found_accounts,
+        found_lanes,
+        found_receipts,
+        find_grants(conn, grants_wanted),
+        authorized(conn, payers),
+    )
 
 
 def write_group(conn: Connection, group: Group, now: int) -> None:

@@ -147,6 +147,16 @@ grants = Table(
     Column("created_at", BigInteger, nullable=False),
 )
 
+# ECDSA keys a payer named on chain (hub.authorizeSigner) to sign with its full authority: how a
+# smart wallet pays, since its EIP-1271 answers could change after the server acknowledged.
+authorized_signers = Table(
+    "authorized_signers",
+    metadata,
+    Column("payer", ADDRESS, primary_key=True),
+    Column("signer", ADDRESS, primary_key=True),
+    Column("authorized_at", BigInteger, nullable=False),
+)
+
 # Revocations seen on chain: when each takes effect.
 revocations = Table(
     "revocations",

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from eth_account.signers.local import LocalAccount
 
+from app.api import limits
 from app.api.limits import TokenBuckets
 from app.core.errors import Transient
 from tests.api.conftest import Api
@@ -194,3 +195,12 @@ def test_a_transient_failure_is_reported_as_unavailable_without_details(api: Api
     assert error["extensions"]["code"] == "UNAVAILABLE"
     assert "retry later" in error["message"]
     assert "secret" not in str(body)
+
+
+def test_a_document_too_big_to_be_a_client_s_is_served_but_not_cached(api: Api) -> None:
+    before = limits._parse_cached.cache_info().currsize
+    padded = '{ resource(id: "' + "x" * (limits.MAX_CACHED_QUERY + 1) + '") { id } }'
+    assert api.data(padded) == {"resource": None}
+    assert limits._parse_cached.cache_info().currsize == before
+    assert api.data("{ me }") == {"me": None}
+    assert limits._parse_cached.cache_info().currsize <= before + 1

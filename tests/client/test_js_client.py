@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app.chain.anvil import DEV_KEYS
-from tests.e2e.conftest import open_marketplace, serve_as_operator, server_env
+from tests.e2e.conftest import open_marketplace, server_env
 from tests.e2e.servers import ROOT, Server
 from tests.factories import Chain
 
@@ -68,10 +67,7 @@ def test_js_client_refuses_to_sign_what_it_did_not_ask_for() -> None:
 
 def test_js_client_passes_its_tests_against_a_real_server(chain: Chain, tmp_path: Path) -> None:
     node = node_binary()
-    env = {
-        **server_env(chain, f"sqlite:///{tmp_path / 'micropayments.db'}", str(tmp_path)),
-        **serve_as_operator(chain, DEV_KEYS[6]),
-    }
+    env = server_env(chain, f"sqlite:///{tmp_path / 'micropayments.db'}", str(tmp_path))
     chain.deposit(chain.accounts[WALLET], DEPOSIT)
     market = open_marketplace(chain, env, payers=1, creators=1, price=PRICE, deposit=DEPOSIT)
     payer = market.payers[0]

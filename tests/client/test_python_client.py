@@ -17,12 +17,12 @@ import httpx
 import pytest
 from eth_account.signers.local import LocalAccount
 
-from app.chain.anvil import DEV_KEYS, free_port
+from app.chain.anvil import free_port
 from app.client import Micropayments, MicropaymentsError, TransportError
 from app.core.eip712 import Entry, PayerVoucher, digest
 from app.core.types import to_address
 from tests.client.fake_server import wire
-from tests.e2e.conftest import open_marketplace, serve_as_operator, server_env
+from tests.e2e.conftest import open_marketplace, server_env
 from tests.e2e.servers import Server
 from tests.factories import Chain, new_key, sign_digest
 
@@ -42,10 +42,7 @@ class Market:
 @pytest.fixture
 def market(chain: Chain, tmp_path: Path) -> Iterator[Market]:
     """A server with an operator key, one funded payer and one creator selling ARTICLE at PRICE."""
-    env = {
-        **server_env(chain, f"sqlite:///{tmp_path / 'micropayments.db'}", str(tmp_path)),
-        **serve_as_operator(chain, DEV_KEYS[6]),
-    }
+    env = server_env(chain, f"sqlite:///{tmp_path / 'micropayments.db'}", str(tmp_path))
     marketplace = open_marketplace(chain, env, payers=1, creators=1, price=PRICE, deposit=DEPOSIT)
     server = Server(env, tmp_path / "server.log").start()
     try:
@@ -213,7 +210,7 @@ def test_a_session_key_authorised_by_one_grant_pays_at_once_without_the_wallet_k
 
 def test_a_gasless_permit_deposit_in_the_hubs_first_token_credits_the_balance(market: Market) -> None:
     chain, fresh = market.chain, new_key()
-    chain.send(chain.usdc.functions.mint(fresh.address, 50_000), chain.accounts[0])
+    chain.send(chain.usdc.functions.mint(fresh.address, 50_000), chain.accounts[1])  # not the operator
     with Micropayments(market.url, key=fresh.key) as mp:
         assert mp.account(chain.usdc.address)["balance"] == 0
         tx_hash = mp.deposit_with_permit(None, 50_000)

@@ -29,13 +29,12 @@ from app.core.errors import (
     SignerNotAuthorized,
 )
 from app.core.receipts import Receipt
-from app.core.signatures import recover, sign
-from app.core.types import UINT128_MAX, Address, to_address
-from app.services.events import MemoryBus
-from app.services.payments import Payments, PayRequest
+from app.core.signatures import sign
+from app.core.types import UINT128_MAX, to_address
+from app.services.payments import PayRequest
 from app.store import payments as store
 from app.store.database import Database
-from app.store.tables import accounts, chain_cursor, revocations
+from app.store.tables import accounts, authorized_signers, chain_cursor, revocations
 from tests.factories import to_compact, to_high_s
 from tests.services.test_acceptance import DOMAIN, NOW, OPERATOR, TOKEN, Shop
 
@@ -109,35 +108,31 @@ def test_finding_re_authorizing_a_key_does_not_strand_what_it_already_signed(sho
     assert chain_pays(request.voucher, grant, now=NOW + 60) is None
 
 
-def test_finding_a_contract_payer_whose_signature_is_its_owners_ecdsa_is_accepted(shop: Shop) -> None:
-    """FINDING (medium, refuses what the chain pays). `_verify` asks EIP-1271 only when the signature
-    recovers nobody. A smart wallet whose signature is a plain 65-byte ECDSA signature of its owner
-    (MockERC1271Wallet, most single-owner smart accounts) recovers the owner, which the server then takes
-    for a session key without a grant: BadSignature. The hub asks the wallet and pays (test_eip1271.py)."""
+def test_a_smart_wallet_pays_through_the_key_it_authorised_on_chain(shop: Shop) -> None:
+    """A smart wallet's EIP-1271 answer could change after the server acknowledged (the attack review's
+    first finding), so neither side uses it: the wallet names an ECDSA key on chain (authorizeSigner),
+    and that key signs with the wallet's authority until a revocation the server sees."""
     owner = Account.create()
     wallet = to_address("0x" + "77" * 20)
+    with shop.db.transaction() as conn:
+        conn.execute(
+            insert(accounts).values(
+                payer=wallet, token=TOKEN, balance=1_000_000, withdrawal_amount=0,
+                withdrawal_available_at=None, outstanding=0,
+            )
+        )  # fmt: skip
+        conn.execute(insert(authorized_signers).values(payer=wallet, signer=owner.address, authorized_at=NOW))
+    voucher = PayerVoucher(wallet, TOKEN, 0, ledger.raised((), shop.creators[0], 10_000), bytes(32))
+    receipt = shop.payments.pay(PayRequest(voucher, sign(digest(DOMAIN, voucher), owner.key), "article-0"))
+    assert (receipt.payer, receipt.signer) == (wallet, owner.address)
 
-    def erc1271(address: Address, message: bytes, signature: bytes) -> bool:
-        return address == wallet and recover(message, signature) == owner.address
-
-    payments = Payments(
-        shop.db, DOMAIN, shop.clock, MemoryBus(), settle_margin=MARGIN,
-        acknowledge=lambda d: sign(d, OPERATOR.key), erc1271=erc1271,
-    )  # fmt: skip
-    try:
-        with shop.db.transaction() as conn:
-            conn.execute(
-                insert(accounts).values(
-                    payer=wallet, token=TOKEN, balance=1_000_000, withdrawal_amount=0,
-                    withdrawal_available_at=None, outstanding=0,
-                )
-            )  # fmt: skip
-        voucher = PayerVoucher(wallet, TOKEN, 0, ledger.raised((), shop.creators[0], 10_000), bytes(32))
-        signature = sign(digest(DOMAIN, voucher), owner.key)
-        receipt = payments.pay(PayRequest(voucher, signature, "article-0"))
-    finally:
-        payments.close()
-    assert receipt.signer == wallet
+    with shop.db.transaction() as conn:
+        conn.execute(insert(revocations).values(payer=wallet, signer=owner.address, effective_at=NOW + 3_600))
+    again = PayerVoucher(
+        wallet, TOKEN, 0, ledger.raised(voucher.entries, shop.creators[0], 10_000), bytes(32)
+    )
+    with pytest.raises(Refusal):
+        shop.payments.pay(PayRequest(again, sign(digest(DOMAIN, again), owner.key), "article-0"))
 
 
 def test_finding_a_lane_keeps_one_signer_within_one_batch(shop: Shop) -> None:

@@ -1,4 +1,9 @@
-"""End-to-end fixtures: funded payers, creators with resources, and pay requests signed by real keys."""
+"""End-to-end fixtures: funded payers, creators with resources, and pay requests signed by real keys.
+
+A payer's vouchers are built offline, before any server runs, as a wallet would sign them: each
+extends its lane's last vector (`Vouchers` remembers it per payer and lane), so the pays of one
+lane are sent in order (`send_all` takes lanes of pays) and different lanes in parallel.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,9 @@ import asyncio
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
+from itertools import accumulate
 from typing import Any
 
 import httpx
@@ -14,17 +21,19 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from app import config
-from app.core.eip712 import Entry, PayerVoucher, digest
-from app.core.types import to_address
+from app.core import ledger
+from app.core.eip712 import Acknowledgement, Domain, Entries, Entry, PayerVoucher, digest
+from app.core.signatures import recover
+from app.core.types import Address, to_address
 from app.services import runtime
 from app.services.runtime import Services
-from tests.factories import Chain, sign_digest
+from tests.factories import Chain, sign
 
 PAY = """
 mutation Pay($input: PayInput!, $key: String) {
   pay(input: $input, idempotencyKey: $key) {
     __typename
-    ... on PaymentAccepted { receipt { id cumulativeAmount } }
+    ... on PaymentAccepted { receipt { id lane cumulativeAmount acknowledgement } }
     ... on Refused { code message }
     ... on InsufficientFunds { code message }
     ... on CumulativeMismatch { code message }
@@ -34,6 +43,8 @@ mutation Pay($input: PayInput!, $key: String) {
 
 
 def server_env(chain: Chain, database_url: str, data_dir: str) -> dict[str, str]:
+    """A server on the test chain. Its OPERATOR_KEY is the hub's operator (the owner, who deployed
+    it), whose acknowledgements the hub honours; it settles only when a test says so (SETTLE)."""
     return {
         "RPC_URL": chain.w3.provider.endpoint_uri,  # type: ignore[attr-defined]
         "HUB_ADDRESS": chain.hub.address,
@@ -43,14 +54,9 @@ def server_env(chain: Chain, database_url: str, data_dir: str) -> dict[str, str]
         "INDEX_INTERVAL_MS": "200",
         "RATE_LIMIT_PER_MINUTE": "1000000",
         "LOG_LEVEL": "WARNING",
+        "OPERATOR_KEY": "0x" + bytes(chain.owner.key).hex(),
+        "SETTLE": "false",
     }
-
-
-def serve_as_operator(chain: Chain, key: str) -> dict[str, str]:
-    """OPERATOR_KEY for a server whose key the hub names its operator: in v2 the hub pays only
-    claims the operator sent or acknowledged (the session's hub is deployed with its owner)."""
-    chain.send(chain.hub.functions.setOperator(Account.from_key(key).address), chain.owner)
-    return {"OPERATOR_KEY": key}
 
 
 @dataclass(frozen=True)
@@ -97,46 +103,91 @@ def open_marketplace(
     return Marketplace(payers=payer_keys, creators=creator_keys, price=price)
 
 
-def pay_input(
-    chain: Chain, payer: LocalAccount, creator_index: int, creator: str, cumulative: int
-) -> dict[str, Any]:
+@dataclass
+class Vouchers:
+    """Signs each payer's next voucher on a lane: the lane's last vector with the creator's amount
+    raised by the price (docs/protocol.md), remembered per (payer, lane) in the order built."""
+
+    chain: Chain
+    vectors: dict[tuple[Address, int], Entries] = field(default_factory=dict)
+
+    @cached_property
+    def domain(self) -> Domain:
+        return self.chain.domain
+
+    def pay_input(
+        self, payer: LocalAccount, lane: int, creator_index: int, creator: str, price: int
+    ) -> dict[str, Any]:
+        """The PayInput of `payer` buying `article-<creator_index>` of `creator` at `price` on `lane`."""
+        key = (to_address(payer.address), lane)
+        entries = ledger.raised(self.vectors.get(key, ()), to_address(creator), price)
+        self.vectors[key] = entries
+        voucher = PayerVoucher(
+            payer=key[0],
+            token=to_address(self.chain.usdc.address),
+            lane=lane,
+            entries=entries,
+            purchase=os.urandom(32),
+        )
+        signature = sign(payer.key, self.domain, voucher)
+        return {
+            "payer": voucher.payer,
+            "token": voucher.token,
+            "lane": str(lane),
+            "entries": [{"payee": e.payee, "cumulativeAmount": str(e.cumulative_amount)} for e in entries],
+            "purchase": "0x" + voucher.purchase.hex(),
+            "signature": "0x" + signature.hex(),
+            "resourceId": f"article-{creator_index}",
+        }
+
+
+def acknowledged_by(domain: Domain, pay: dict[str, Any], receipt: dict[str, Any]) -> Address | None:
+    """Who signed the receipt's acknowledgement of the voucher `pay` sent."""
     voucher = PayerVoucher(
-        payer=to_address(payer.address),
-        token=to_address(chain.usdc.address),
-        lane=0,
-        entries=(Entry(to_address(creator), cumulative),),
-        purchase=os.urandom(32),
+        payer=to_address(pay["payer"]),
+        token=to_address(pay["token"]),
+        lane=int(pay["lane"]),
+        entries=tuple(Entry(to_address(e["payee"]), int(e["cumulativeAmount"])) for e in pay["entries"]),
+        purchase=bytes.fromhex(pay["purchase"][2:]),
     )
-    signature = sign_digest(payer.key, digest(chain.domain, voucher))
-    return {
-        "payer": voucher.payer,
-        "token": voucher.token,
-        "lane": "0",
-        "entries": [{"payee": to_address(creator), "cumulativeAmount": str(cumulative)}],
-        "purchase": "0x" + voucher.purchase.hex(),
-        "signature": "0x" + signature.hex(),
-        "resourceId": f"article-{creator_index}",
-    }
+    acknowledgement = Acknowledgement(digest(domain, voucher))
+    return recover(digest(domain, acknowledgement), bytes.fromhex(receipt["acknowledgement"][2:]))
+
+
+SHED_RETRIES = 30  # a loaded machine may shed a pay (503 OVERLOADED) several times
 
 
 async def send_all(
-    urls: Sequence[str], inputs: Sequence[dict[str, Any]], concurrency: int = 32
+    urls: Sequence[str], lanes: Sequence[Sequence[dict[str, Any]]], concurrency: int = 32
 ) -> list[dict[str, Any] | None]:
-    """POSTs every pay, spread over `urls`, at most `concurrency` at a time. None for a request
-    that got no answer (connection refused or reset: the server was killed)."""
+    """POSTs every pay: each lane's pays one after another (each extends the last), lanes in
+    parallel, spread over `urls`, at most `concurrency` requests at a time, again after
+    `Retry-After` when a server sheds one (503). The results in the order of the lanes and their
+    pays; None for a pay that got no answer (connection refused or reset: the server was killed)."""
     limit = asyncio.Semaphore(concurrency)
-    results: list[dict[str, Any] | None] = [None] * len(inputs)
+    ends = list(accumulate(len(lane) for lane in lanes))
+    starts = [0, *ends][:-1]
+    results: list[dict[str, Any] | None] = [None] * (ends[-1] if ends else 0)
 
-    async def one(client: httpx.AsyncClient, index: int) -> None:
+    async def one(client: httpx.AsyncClient, index: int, pay: dict[str, Any]) -> None:
         async with limit:
             url = urls[index % len(urls)] + "/graphql"
-            try:
-                response = await client.post(url, json={"query": PAY, "variables": {"input": inputs[index]}})
-            except httpx.HTTPError:
-                return
+            body = {"query": PAY, "variables": {"input": pay}}
+            for _ in range(SHED_RETRIES):
+                try:
+                    response = await client.post(url, json=body)
+                except httpx.HTTPError:
+                    return
+                if response.status_code != 503:
+                    break
+                await asyncio.sleep(float(response.headers.get("retry-after", "1")))
             if response.status_code == 200:
                 results[index] = response.json()["data"]["pay"]
 
+    async def in_order(client: httpx.AsyncClient, start: int, pays: Sequence[dict[str, Any]]) -> None:
+        for offset, pay in enumerate(pays):
+            await one(client, start + offset, pay)
+
     async with httpx.AsyncClient(timeout=60) as client:
-        await asyncio.gather(*(one(client, i) for i in range(len(inputs))))
+        await asyncio.gather(*(in_order(client, s, lane) for s, lane in zip(starts, lanes, strict=True)))
     return results

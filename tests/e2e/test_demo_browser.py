@@ -23,10 +23,9 @@ from eth_account import Account
 from starlette.applications import Starlette
 
 from app.api import demo
-from app.chain.anvil import DEV_KEYS
 from app.client import Micropayments
 from app.core.types import to_address
-from tests.e2e.conftest import serve_as_operator, server_env, server_services
+from tests.e2e.conftest import server_env, server_services
 from tests.e2e.servers import ROOT, Server
 from tests.factories import Chain
 
@@ -155,14 +154,14 @@ def test_a_reader_pays_per_article_without_prompts_and_a_creator_withdraws(
 
     env = {
         **server_env(chain, f"sqlite:///{tmp_path / 'micropayments.db'}", str(tmp_path)),
-        **serve_as_operator(chain, DEV_KEYS[6]),
+        "SETTLE": "true",
         "SETTLE_MIN_BATCH": "1",
         "SETTLE_MAX_AGE": "0",
         "SETTLE_INTERVAL_MS": "500",
     }
     list_articles(chain, env)
     reader = Account.create()
-    chain.send(chain.usdc.functions.mint(reader.address, 100 * 10**6), chain.accounts[0])
+    chain.send(chain.usdc.functions.mint(reader.address, 100 * 10**6), chain.accounts[1])
     creator = chain.accounts[7]
     wallet_before = chain.usdc.functions.balanceOf(creator.address).call()
 
@@ -204,10 +203,7 @@ def test_a_reader_revokes_its_key_and_withdraws_after_the_delay(chain: Chain, tm
     require_chromium()
     built = subprocess.run([ROOT / "scripts" / "build-demo"], capture_output=True, text=True, check=False)
     assert built.returncode == 0, built.stderr
-    env = {
-        **server_env(chain, f"sqlite:///{tmp_path / 'micropayments.db'}", str(tmp_path)),
-        **serve_as_operator(chain, DEV_KEYS[6]),
-    }
+    env = server_env(chain, f"sqlite:///{tmp_path / 'micropayments.db'}", str(tmp_path))
     shutil.rmtree(SCREENSHOTS / "leaving", ignore_errors=True)
     leaver = chain.accounts[9]  # has ether: revoking and withdrawing are its own transactions
     in_wallet = chain.usdc.functions.balanceOf(leaver.address).call()
@@ -244,11 +240,8 @@ def test_a_creator_claims_its_own_vouchers_and_withdraws_without_the_settler(
     require_chromium()
     built = subprocess.run([ROOT / "scripts" / "build-demo"], capture_output=True, text=True, check=False)
     assert built.returncode == 0, built.stderr
-    env = {
-        **server_env(chain, f"sqlite:///{tmp_path / 'micropayments.db'}", str(tmp_path)),
-        **serve_as_operator(chain, DEV_KEYS[6]),
-        "SETTLE": "false",  # the creator's own wallet claims
-    }
+    # server_env's server does not settle: the creator's own wallet claims.
+    env = server_env(chain, f"sqlite:///{tmp_path / 'micropayments.db'}", str(tmp_path))
     list_articles(chain, env)
     shutil.rmtree(SCREENSHOTS / "creator-exit", ignore_errors=True)
     reader, creator = chain.accounts[5], chain.accounts[8]

@@ -12,7 +12,7 @@ import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
-from tests.e2e.conftest import PAY, open_marketplace, pay_input, server_env
+from tests.e2e.conftest import PAY, Vouchers, open_marketplace, server_env
 from tests.e2e.servers import Server, postgres_database
 from tests.factories import Chain
 
@@ -32,7 +32,7 @@ def test_a_pay_through_one_server_updates_an_account_subscription_on_another(
         env = server_env(chain, database_url, str(tmp_path))
         market = open_marketplace(chain, env, payers=1, creators=1, price=PRICE, deposit=DEPOSIT)
         payer, creator = market.payers[0], market.creators[0]
-        voucher = pay_input(chain, payer, 0, creator.address, PRICE)
+        voucher = Vouchers(chain).pay_input(payer, 0, 0, creator.address, PRICE)
         subscriber, cashier = (Server(env, tmp_path / f"server-{name}.log").start() for name in "ab")
         try:
             initial, update = asyncio.run(

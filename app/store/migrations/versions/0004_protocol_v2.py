@@ -99,6 +99,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("payer", "signer", "token", "lane"),
     )
     op.create_table(
+        "authorized_signers",
+        sa.Column("payer", ADDRESS, nullable=False),
+        sa.Column("signer", ADDRESS, nullable=False),
+        sa.Column("authorized_at", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("payer", "signer"),
+    )
+    op.create_table(
         "revocations",
         sa.Column("payer", ADDRESS, nullable=False),
         sa.Column("signer", ADDRESS, nullable=False),
