@@ -112,8 +112,11 @@ async function graphql({ query, variables }) {
   return data;
 }
 
-/** The wallet's answers (EIP-1193), counting what it signs and sends. */
+/** The wallet's answers (EIP-1193), counting what it signs and sends. It starts on mainnet and
+ * does not know the local chain: the page must add it (wallet_addEthereumChain), then switch. */
 let connected = false;
+let walletChain = 1;
+const addedChains = [];
 let declineNext = false; // the user says no to the next signature
 async function walletAnswer(method, params) {
   if (declineNext && /^(eth_sign|personal_sign|eth_sendTransaction)/.test(method)) {
@@ -127,7 +130,19 @@ async function walletAnswer(method, params) {
     case "eth_accounts":
       return connected ? [reader.address] : [];
     case "eth_chainId":
-      return `0x${CHAIN_ID.toString(16)}`;
+      return `0x${walletChain.toString(16)}`;
+    case "wallet_switchEthereumChain": {
+      const wanted = Number(params[0].chainId);
+      if (!addedChains.some((chain) => Number(chain.chainId) === wanted)) {
+        throw Object.assign(new Error("Unrecognized chain ID. Try adding the chain first."), { code: 4902 });
+      }
+      walletChain = wanted;
+      return null;
+    }
+    case "wallet_addEthereumChain":
+      addedChains.push(params[0]);
+      walletChain = Number(params[0].chainId); // wallets switch to a chain they just added
+      return null;
     case "eth_call": // balanceOf(reader) of the token: the only call the page makes
       return `0x${chain.walletBalance.toString(16).padStart(64, "0")}`;
     case "eth_getBalance": // ether for gas: the reader has some
@@ -212,6 +227,11 @@ try {
 
   await page.getByRole("button", { name: "Connect wallet" }).click();
   await page.getByRole("button", { name: "Sign in with Ethereum" }).click();
+  assert.deepEqual(
+    addedChains.map(({ chainId, rpcUrls }) => ({ chainId, rpcUrls })),
+    [{ chainId: "0x7a69", rpcUrls: ["http://127.0.0.1:8545"] }],
+    "the local chain added to the wallet",
+  );
   await page.getByRole("tabpanel").getByText("Signed in as").waitFor();
 
   // Reading with nothing deposited: told how much to deposit, in USDC; the wallet is asked nothing.

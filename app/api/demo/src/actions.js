@@ -25,6 +25,7 @@ import { Wallet, explain } from "./wallet.js";
 const SESSION_KEY_LIFETIME_S = 24 * 3600;
 const PERMIT_LIFETIME_S = 3600;
 const RELAY_TIMEOUT_MS = 60000; // a relayed deposit not indexed by then is reported
+const MAX_AMOUNT = 2n ** 128n - 1n; // the protocol's bound on every amount
 
 const wallet = Wallet.detect();
 // The client signs with the browser's wallet; a session key's client (state.key.client) without it.
@@ -616,6 +617,7 @@ export async function saveListing({ id, title, description, priceText }) {
   let saved = false;
   await action("listing", async () => {
     const price = parseAmount(priceText, state.token.decimals);
+    if (price > MAX_AMOUNT) throw new Error(`A price is at most ${money(MAX_AMOUNT)}.`);
     const input = { id: id.trim() || slug(title), token: state.token.address, price: String(price), title, description };
     const { saveResource: result } = await client.request(Q.SAVE_RESOURCE, { input });
     if (result.__typename !== "ResourceSaved") throw new Error(result.message);
