@@ -272,6 +272,8 @@ try {
     .getByText("Your session key has 0.00 USDC left of its cap and this article costs 0.01 USDC: authorise a new key (step 3).")
     .waitFor();
   await screenshot(page, "offline-cap-used-up");
+  // A creator without a display name is shown by its address alone.
+  assert.match((await page.locator("#reading-byline").textContent()).trim(), /^by\s*0x1000…0001\s*·\s*Paid 0\.01 USDC$/);
   assert.deepEqual(asked.typedData, ["Permit", "SessionGrant"], "reading prompted the wallet");
 
   // Revoked: the tab forgets the key; a read is then one voucher signed by the wallet.

@@ -12,10 +12,8 @@ import { connected, creatorName, keyLeft, money, resourceById, sameAddress, spen
  * anyone's to choose; the address is what gets paid). */
 function creator(address) {
   const name = creatorName(address);
-  return [
-    name ? h("span", { class: "creator-name" }, name) : null,
-    h("span", { class: "address", title: address }, shortAddress(address)),
-  ];
+  const shown = h("span", { class: "address", title: address }, shortAddress(address));
+  return name ? [h("span", { class: "creator-name" }, name), shown] : [shown];
 }
 
 /** Replaces `container`'s content only when `key` changed, keeping keyboard focus where it was. */
