@@ -116,6 +116,16 @@ def test_an_unbuilt_bundle_says_how_to_build_it(monkeypatch: pytest.MonkeyPatch,
     assert "run scripts/build-demo" in missing.text
 
 
+def test_the_pages_pure_modules_pass_their_node_tests() -> None:
+    """app/api/demo/test/: the receipts' CSV (quoting, formula-safe, a total) and amounts."""
+    node = shutil.which("node")
+    assert node is not None, "Node.js is needed (scripts/install says so)"
+    completed = subprocess.run(
+        [node, "--test", "app/api/demo/test/"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
 def test_the_page_checks_before_it_asks_the_wallet_against_a_fake_api() -> None:
     """tests/e2e/browser/demo-offline.mjs: no chain, no server; the page's own rules."""
     require_chromium()
