@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 
 from app.core import ledger
 from app.core.eip712 import Acknowledgement, Domain, PayerVoucher, SessionGrant, digest
@@ -73,9 +73,16 @@ class Shop:
                 )
             )  # fmt: skip
 
-    def grant(self, payer: LocalAccount, key: LocalAccount, lane: int, max_total: int = 10**9) -> None:
+    def grant(
+        self, payer: LocalAccount, key: LocalAccount, lane: int, max_total: int = 10**9, valid_until: int = 0
+    ) -> None:
         grant = SessionGrant(
-            to_address(payer.address), to_address(key.address), TOKEN, lane, max_total, NOW + 86_400
+            to_address(payer.address),
+            to_address(key.address),
+            TOKEN,
+            lane,
+            max_total,
+            valid_until or NOW + 86_400,
         )
         self.keys.authorize(grant, sign(digest(DOMAIN, grant), payer.key))
 
@@ -201,3 +208,22 @@ def test_unknown_key_addresses_are_bad_signatures(shop: Shop) -> None:
     shop.deposit(reader, 1_000_000)
     with pytest.raises(BadSignature):
         shop.payments.pay(shop.request(reader, 0, signer=stranger))
+
+
+@pytest.mark.parametrize(("seconds_left", "accepted"), [(601, True), (600, True), (599, False)])
+def test_a_key_is_refused_by_the_chains_clock_when_it_runs_ahead_of_ours(
+    shop: Shop, seconds_left: int, accepted: bool
+) -> None:
+    """Blocks about 400 s ahead of the wall clock (an L2 sequencer's drift): the key's expiry is
+    compared with the chain's time plus the settle margin (600 s), never with the server's clock."""
+    reader, key = Account.create(), Account.create()
+    shop.deposit(reader, 1_000_000)
+    shop.grant(reader, key, lane=1, valid_until=NOW + 1_000)
+    with shop.db.transaction() as conn:
+        conn.execute(update(chain_cursor).values(head_timestamp=NOW + 1_000 - seconds_left))
+    request = shop.request(reader, 0, lane=1, signer=key)
+    if accepted:
+        assert shop.payments.pay(request).signer == key.address
+    else:
+        with pytest.raises(SignerNotAuthorized):
+            shop.payments.pay(request)
