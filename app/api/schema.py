@@ -17,7 +17,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from app.api import mutations, queries, subscriptions, transactions
+from app.api import mutations, profiles, queries, subscriptions, transactions
 from app.api.masking import is_unexpected
 from app.api.results import REFUSAL_HANDLERS
 from app.api.scalars import SCALARS
@@ -97,6 +97,9 @@ class Query:
         "and pass to signIn. Its nonce is single-use and expires.",
     )
     me = strawberry.field(resolver=queries.me, description="The signed-in address, or null.")
+    creator_profile = strawberry.field(
+        resolver=profiles.creator_profile, description="How a creator is shown: its display name."
+    )
     export_vouchers = strawberry.field(
         resolver=transactions.export_vouchers,
         description="The creator's exit: the latest unclaimed voucher of each lane that pays it, in the form "
@@ -158,6 +161,10 @@ class Mutation:
     save_resource = strawberry.mutation(
         resolver=mutations.save_resource,
         description="Lists a resource for sale by the signed-in creator (its payee), or updates its own.",
+    )
+    set_display_name = strawberry.mutation(
+        resolver=profiles.set_display_name,
+        description="Sets the signed-in creator's display name, shown with its address on its resources.",
     )
     authorize_session_key = strawberry.mutation(
         resolver=transactions.authorize_session_key,

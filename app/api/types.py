@@ -9,6 +9,7 @@ import strawberry
 from strawberry.scalars import JSON
 
 from app.api.context import Info
+from app.api.display_names import display_name_of
 from app.api.scalars import Amount, Bytes, Bytes32, SafeInt, Timestamp
 from app.core import eip712, ledger
 from app.core.access import Access as DomainAccess
@@ -28,6 +29,10 @@ async def _token_domain(root: Token, info: Info) -> JSON | None:
 
 async def _withdraw_delay(info: Info) -> SafeInt | None:
     return SafeInt(await info.context.run(info.context.services.hub.withdraw_delay))
+
+
+async def _creator_name(root: Resource, info: Info) -> str | None:
+    return await display_name_of(info, root.payee)
 
 
 async def _allowed_tokens(info: Info) -> list[Token]:
@@ -325,6 +330,11 @@ class SessionKey:
 class Resource:
     id: str = strawberry.field(description="The resource's id, chosen by its creator.")
     payee: Address = strawberry.field(description="The creator, who is paid for it.")
+    creator_name: str | None = strawberry.field(
+        resolver=_creator_name,
+        description="The creator's display name (setDisplayName), or null. Anyone can choose any name: "
+        "show the payee's address with it.",
+    )
     token: Address = strawberry.field(description="The token its price is in.")
     price: Amount = strawberry.field(
         description="The price of one action (a read, a download ...) in the token's base units."

@@ -183,6 +183,15 @@ resources = Table(
     Index("ix_resources_payee", "payee"),
 )
 
+# A creator's name for people, chosen by the creator (setDisplayName); addresses without one have no row.
+creator_profiles = Table(
+    "creator_profiles",
+    metadata,
+    Column("address", ADDRESS, primary_key=True),
+    Column("display_name", String(64), nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
 siwe_nonces = Table(
     "siwe_nonces",
     metadata,

@@ -80,6 +80,8 @@ async function graphql({ query, variables }) {
       return { sales: { edges: [] } };
     case "Earnings":
       return { earnings: { accepted: "0", withdrawable: "0", withdrawn: "0" } };
+    case "CreatorProfile":
+      return { creatorProfile: { displayName: null } };
     case "Revoke":
       return { revokeSessionKeyTransaction: transaction("revokeSigner", () => {}) };
     case "RequestWithdrawal":
@@ -110,8 +112,11 @@ async function graphql({ query, variables }) {
   return data;
 }
 
-/** The wallet's answers (EIP-1193), counting what it signs and sends. */
+/** The wallet's answers (EIP-1193), counting what it signs and sends. It starts on mainnet and
+ * does not know the local chain: the page must add it (wallet_addEthereumChain), then switch. */
 let connected = false;
+let walletChain = 1;
+const addedChains = [];
 let declineNext = false; // the user says no to the next signature
 async function walletAnswer(method, params) {
   if (declineNext && /^(eth_sign|personal_sign|eth_sendTransaction)/.test(method)) {
@@ -125,9 +130,23 @@ async function walletAnswer(method, params) {
     case "eth_accounts":
       return connected ? [reader.address] : [];
     case "eth_chainId":
-      return `0x${CHAIN_ID.toString(16)}`;
+      return `0x${walletChain.toString(16)}`;
+    case "wallet_switchEthereumChain": {
+      const wanted = Number(params[0].chainId);
+      if (!addedChains.some((chain) => Number(chain.chainId) === wanted)) {
+        throw Object.assign(new Error("Unrecognized chain ID. Try adding the chain first."), { code: 4902 });
+      }
+      walletChain = wanted;
+      return null;
+    }
+    case "wallet_addEthereumChain":
+      addedChains.push(params[0]);
+      walletChain = Number(params[0].chainId); // wallets switch to a chain they just added
+      return null;
     case "eth_call": // balanceOf(reader) of the token: the only call the page makes
       return `0x${chain.walletBalance.toString(16).padStart(64, "0")}`;
+    case "eth_getBalance": // ether for gas: the reader has some
+      return "0xde0b6b3a7640000";
     case "eth_getBlockByNumber":
       return { timestamp: `0x${chain.time.toString(16)}` };
     case "eth_signTypedData_v4": {
@@ -208,6 +227,11 @@ try {
 
   await page.getByRole("button", { name: "Connect wallet" }).click();
   await page.getByRole("button", { name: "Sign in with Ethereum" }).click();
+  assert.deepEqual(
+    addedChains.map(({ chainId, rpcUrls }) => ({ chainId, rpcUrls })),
+    [{ chainId: "0x7a69", rpcUrls: ["http://127.0.0.1:8545"] }],
+    "the local chain added to the wallet",
+  );
   await page.getByRole("tabpanel").getByText("Signed in as").waitFor();
 
   // Reading with nothing deposited: told how much to deposit, in USDC; the wallet is asked nothing.
@@ -248,6 +272,8 @@ try {
     .getByText("Your session key has 0.00 USDC left of its cap and this article costs 0.01 USDC: authorise a new key (step 3).")
     .waitFor();
   await screenshot(page, "offline-cap-used-up");
+  // A creator without a display name is shown by its address alone.
+  assert.match((await page.locator("#reading-byline").textContent()).trim(), /^by\s*0x1000…0001\s*·\s*Paid 0\.01 USDC$/);
   assert.deepEqual(asked.typedData, ["Permit", "SessionGrant"], "reading prompted the wallet");
 
   // Revoked: the tab forgets the key; a read is then one voucher signed by the wallet.

@@ -3,15 +3,29 @@
 // micropayments client (clients/js), which checks what it signs; the wallet signs with no other path.
 
 import { createMicropayments } from "../../../../clients/js/micropayments.js";
-import { parseAmount } from "./format.js";
+import { download, receiptsCsv } from "./files.js";
+import { formatDateTime, parseAmount } from "./format.js";
 import { Live } from "./live.js";
 import * as Q from "./queries.js";
-import { changed, clearMessage, headroom, keyLeft, money, sameAddress, setMessage, spendable, state } from "./state.js";
+import {
+  changed,
+  clearMessage,
+  creatorName,
+  headroom,
+  keyLeft,
+  money,
+  resourceById,
+  sameAddress,
+  setMessage,
+  spendable,
+  state,
+} from "./state.js";
 import { Wallet, explain } from "./wallet.js";
 
 const SESSION_KEY_LIFETIME_S = 24 * 3600;
 const PERMIT_LIFETIME_S = 3600;
 const RELAY_TIMEOUT_MS = 60000; // a relayed deposit not indexed by then is reported
+const MAX_AMOUNT = 2n ** 128n - 1n; // the protocol's bound on every amount
 
 const wallet = Wallet.detect();
 // The client signs with the browser's wallet; a session key's client (state.key.client) without it.
@@ -183,10 +197,15 @@ const loadEarnings = coalesced(async () => {
   state.earnings = earnings;
 });
 
+const loadProfile = coalesced(async () => {
+  const { creatorProfile } = await client.request(Q.CREATOR_PROFILE, { address: state.address });
+  state.profile = creatorProfile;
+});
+
 const loadKeyInfo = coalesced(async () => {
-  if (!state.key) return;
   const keys = await client.sessionKeys();
-  state.keyInfo = keys.find((key) => sameAddress(key.signer, state.key.address)) ?? null;
+  state.keys = keys; // all of the payer's keys: those of other tabs and devices can be revoked too
+  if (state.key) state.keyInfo = keys.find((key) => sameAddress(key.signer, state.key.address)) ?? null;
 });
 
 function onAccount(account) {
@@ -274,7 +293,9 @@ async function onConnected() {
   );
   loadAccount();
   loadWalletBalance();
+  loadProfile();
   await restoreKey();
+  loadKeyInfo();
   await restoreSession();
 }
 
@@ -406,22 +427,39 @@ export async function authoriseSessionKey(capText) {
     state.key = { privateKey, address: sessionKey, client: keyClient };
     state.keyInfo = grant;
     clearMessage("key");
+    loadKeyInfo();
   });
 }
 
-/** Revokes this tab's key on chain: the wallet sends hub.revokeSigner and pays the gas. */
-export async function revokeSessionKey() {
-  await action("revoke", async () => {
-    const { address } = state.key;
-    const tx = await client.revokeSessionKeyTransaction(address);
-    setMessage("key", "pending", "Confirm the revocation in your wallet (a transaction: it costs gas).");
-    const hash = await client.sendTransaction(tx);
-    forgetKey(); // this tab stops using it now, whatever the chain says later
-    setMessage("key", "pending", "Sent: waiting for it to be mined…", hash);
-    const receipt = await wallet.waitForReceipt(hash);
-    if (!receipt.succeeded) throw new Error("The hub refused the revocation: the transaction reverted.");
-    setMessage("key", "success", "Revoked: the key can no longer pay once the hub's delay has passed.", hash, () => state.key !== null);
-  });
+/** Revokes a session key on chain (this tab's by default): the wallet sends hub.revokeSigner and
+ * pays the gas. The hub refuses the key's vouchers once its delay has passed; the server at once. */
+export async function revokeSessionKey(address = state.key?.address) {
+  const mine = sameAddress(address, state.key?.address);
+  const slot = mine ? "key" : "keys"; // this tab's key, or another of the payer's
+  await action(
+    mine ? "revoke" : `revoke:${address}`,
+    async () => {
+      await ensureGas();
+      const tx = await client.revokeSessionKeyTransaction(address);
+      setMessage(slot, "pending", "Confirm the revocation in your wallet (a transaction: it costs gas).");
+      const hash = await client.sendTransaction(tx);
+      state.revoked.add(address.toLowerCase());
+      if (mine) forgetKey(); // this tab stops using it now, whatever the chain says later
+      setMessage(slot, "pending", "Sent: waiting for it to be mined…", hash);
+      const receipt = await wallet.waitForReceipt(hash);
+      if (!receipt.succeeded) throw new Error("The hub refused the revocation: the transaction reverted.");
+      const effective = state.now + Number(state.config.withdrawDelay ?? 0);
+      setMessage(
+        slot,
+        "success",
+        `Revoked: the key can no longer pay from ${formatDateTime(effective)}, after the hub's delay (what it already paid settles meanwhile). The server refuses it now.`,
+        hash,
+        mine ? () => state.key !== null : null, // a new key of this tab makes it old news
+      );
+      loadKeyInfo();
+    },
+    slot,
+  );
 }
 
 export async function read(resource) {
@@ -511,7 +549,15 @@ export async function cancelWithdrawal() {
   });
 }
 
+/** Checked before the wallet is asked to send anything: a wallet without ether cannot pay the gas. */
+async function ensureGas() {
+  if ((await wallet.etherBalance(state.address)) === 0n) {
+    throw new Error("Your wallet has no ether to pay this transaction's gas: fund it first (on the local chain, any demo account has some).");
+  }
+}
+
 async function sendAndWait(messageName, tx) {
+  await ensureGas();
   setMessage(messageName, "pending", "Confirm the transaction in your wallet.");
   const hash = await client.sendTransaction(tx);
   setMessage(messageName, "pending", "Sent: waiting for it to be mined…", hash);
@@ -530,4 +576,83 @@ export async function withdraw() {
     setMessage("withdraw", "success", `Withdrawn: ${money(amount)} sent to your wallet.`, hash);
     await Promise.all([loadWalletBalance(), loadEarnings()]);
   });
+}
+
+/** Claims the creator's own vouchers with its own wallet (the exit that needs no settler): the
+ * server prepares hub.claim with the operator's acknowledgements; the wallet sends it. */
+export async function claimOwnVouchers() {
+  await action("claim", async () => {
+    const due = BigInt(state.earnings?.accepted ?? 0);
+    if (due === 0n) {
+      setMessage("claim", "error", "Nothing is waiting to be claimed.", null, () => BigInt(state.earnings?.accepted ?? 0) > 0n);
+      return;
+    }
+    const { claimTransaction } = await client.request(Q.CLAIM_TRANSACTION, { payee: state.address });
+    const hash = await sendAndWait("claim", { ...claimTransaction, value: BigInt(claimTransaction.value) });
+    // True until the creator withdraws it (the server may index the claim a moment after this).
+    const withdrawn = BigInt(state.earnings.withdrawn);
+    setMessage("claim", "success", `Claimed: ${money(due)} is yours to withdraw.`, hash, () => BigInt(state.earnings?.withdrawn ?? 0) > withdrawn);
+    await loadEarnings();
+  });
+}
+
+/** Saves the creator's unclaimed vouchers as a file: with it, `python -m app claim-exported` (or
+ * any wallet) claims them with no server at all. */
+export async function exportVouchers() {
+  await action("export", async () => {
+    const { exportVouchers: exported } = await client.request(Q.EXPORT_VOUCHERS, { payee: state.address });
+    const count = exported.claims.length; // one claim block per lane that owes the creator
+    if (count === 0) {
+      setMessage("claim", "error", "You have no unclaimed vouchers to export.");
+      return;
+    }
+    download(`vouchers-${state.address.slice(0, 10).toLowerCase()}.json`, JSON.stringify(exported, null, 2), "application/json");
+    setMessage("claim", "success", `Saved ${count} ${count === 1 ? "voucher" : "vouchers"} (${money(state.earnings.accepted)}): anyone can claim them for you with that file.`);
+  }, "claim");
+}
+
+/** Sets the creator's display name, shown to readers with its address. */
+export async function saveDisplayName(text) {
+  await action("profile", async () => {
+    const { setDisplayName: result } = await client.request(Q.SET_DISPLAY_NAME, { name: text });
+    if (result.__typename !== "CreatorProfile") throw new Error(result.message);
+    state.profile = { displayName: result.displayName };
+    setMessage("profile", "success", `Saved: readers see your articles by ${result.displayName}.`, null, () => state.profile?.displayName !== result.displayName);
+    await loadResources();
+  });
+}
+
+/** Lists an article (or updates the creator's own listing with this id) at `priceText` USDC;
+ * true once saved. */
+export async function saveListing({ id, title, description, priceText }) {
+  let saved = false;
+  await action("listing", async () => {
+    const price = parseAmount(priceText, state.token.decimals);
+    if (price > MAX_AMOUNT) throw new Error(`A price is at most ${money(MAX_AMOUNT)}.`);
+    const input = { id: id.trim() || slug(title), token: state.token.address, price: String(price), title, description };
+    const { saveResource: result } = await client.request(Q.SAVE_RESOURCE, { input });
+    if (result.__typename !== "ResourceSaved") throw new Error(result.message);
+    await loadResources();
+    setMessage("listing", "success", `Listed “${result.resource.title}” at ${money(result.resource.price)} a read.`, null, () => !resourceById(input.id));
+    saved = true;
+  });
+  return saved;
+}
+
+/** "A Field Guide!" -> "a-field-guide" (an id the API accepts). */
+function slug(title) {
+  const text = title.normalize("NFKD").toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
+  return (text || "article").slice(0, 100);
+}
+
+/** The receipts (or sales) shown, as a CSV file with a total row. */
+export function downloadReceipts(which) {
+  const receipts = which === "sales" ? state.sales : state.session ? state.receipts : [...state.paid.values()];
+  const csv = receiptsCsv(receipts ?? [], {
+    counterparty: which === "sales" ? "payer" : "payee",
+    token: state.token,
+    title: (id) => resourceById(id)?.title ?? id,
+    name: creatorName,
+  });
+  download(`${which}-${new Date().toISOString().slice(0, 10)}.csv`, csv, "text/csv");
 }

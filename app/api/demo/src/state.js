@@ -17,6 +17,8 @@ export const state = {
   deposit: null, // {baseline, amount, txHash} while a relayed deposit is pending
   key: null, // this tab's session key: {privateKey, address, client}, once its grant is on file
   keyInfo: null, // the server's view of it: maxTotal, spent, validUntil, revokedAt, lane
+  keys: null, // all of the payer's session keys, as the server knows them
+  revoked: new Set(), // signers (lower case) this tab revoked, before the server has seen it
   withdrawal: null, // {txHash} while a requested withdrawal or a withdrawal is being mined
   now: Math.floor(Date.now() / 1000), // ticks while a countdown is on screen
   paid: new Map(), // resource id -> receipt, paid in this tab
@@ -24,6 +26,7 @@ export const state = {
   receipts: null,
   sales: null,
   earnings: null,
+  profile: null, // the connected creator's {displayName}, once read
   messages: {}, // status line name -> {tone, text, tx, clearWhen}: clearWhen() true drops it
   busy: new Set(), // names of the actions running
   live: "idle", // live updates: "idle" (nothing to follow yet), "connecting", "live" or "polling"
@@ -68,6 +71,12 @@ export const sameAddress = (a, b) => a?.toLowerCase() === b?.toLowerCase();
 export const connected = () => state.address !== null && state.walletChainId === state.config?.chainId;
 
 export const resourceById = (id) => state.resources.find((resource) => resource.id === id);
+
+/** A creator's display name, as its listings carry it (and the connected creator's own); null if none. */
+export function creatorName(address) {
+  if (sameAddress(address, state.address) && state.profile) return state.profile.displayName;
+  return state.resources.find((resource) => sameAddress(resource.payee, address) && resource.creatorName)?.creatorName ?? null;
+}
 
 /** Deposits raise it; claims leave it alone (balance and outstanding fall together); pays lower it. */
 export const spendable = (account) => (account ? BigInt(account.balance) - BigInt(account.outstanding) : 0n);

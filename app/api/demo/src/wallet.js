@@ -6,6 +6,16 @@ import { createWalletClient, custom, encodeFunctionData, erc20Abi, getAddress, h
 
 export class WalletError extends Error {}
 
+/** Chains the page may add to a wallet that lacks them: the local test chain of scripts/dev
+ * (anvil's chain id, its default port; CHAIN_PORT moves it, and then the wallet needs it added by hand). */
+const LOCAL_CHAINS = {
+  31337: {
+    chainName: "Local test chain (scripts/dev)",
+    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+    rpcUrls: ["http://127.0.0.1:8545"],
+  },
+};
+
 /** The EIP-1193 code of a wallet error, also when viem wrapped it. */
 function codeOf(error) {
   for (let cause = error; cause; cause = cause.cause) if (typeof cause.code === "number") return cause.code;
@@ -51,14 +61,27 @@ export class Wallet {
     return Number(await this.request("eth_chainId"));
   }
 
-  /** Asks the wallet to switch to `chainId`; false when it cannot. */
+  /** Asks the wallet to switch to `chainId`, adding the local test chain first when the wallet
+   * does not know it (EIP-3085); false when it cannot. */
   async switchChain(chainId) {
+    const hex = numberToHex(chainId);
     try {
-      await this.request("wallet_switchEthereumChain", [{ chainId: numberToHex(chainId) }]);
-      return (await this.chainId()) === chainId;
-    } catch {
-      return false;
+      await this.provider.request({ method: "wallet_switchEthereumChain", params: [{ chainId: hex }] });
+    } catch (error) {
+      const local = LOCAL_CHAINS[chainId];
+      if (codeOf(error) !== 4902 || !local) return false;
+      try {
+        await this.provider.request({ method: "wallet_addEthereumChain", params: [{ chainId: hex, ...local }] });
+      } catch {
+        return false;
+      }
     }
+    return (await this.chainId().catch(() => null)) === chainId;
+  }
+
+  /** The wallet's ether, in wei: what pays the gas of the transactions it sends. */
+  async etherBalance(address) {
+    return hexToBigInt(await this.request("eth_getBalance", [address, "latest"]));
   }
 
   /** This wallet as a viem WalletClient, for the micropayments client to sign and send with. */
