@@ -9,7 +9,8 @@
     X-PAYMENT-RESPONSE  base64(JSON {success, transaction: null, network, payer, charged, receipt})
 
 Amounts and lanes are decimal strings, bytes 0x hex, as in GraphQL. `extra.voucherToSign` has the
-shape of GraphQL's VoucherToSign, so a client checks it with the same code (app/client/checks.py).
+shape of GraphQL's VoucherToSign, so a client checks it with the same code
+(clients/python/micropayments_client/checks.py).
 """
 
 from __future__ import annotations

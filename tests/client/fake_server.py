@@ -13,7 +13,6 @@ import httpx
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from app.client import raised
 from app.core.eip712 import (
     Acknowledgement,
     Domain,
@@ -24,6 +23,7 @@ from app.core.eip712 import (
     digest,
     typed_data,
 )
+from app.core.ledger import raised
 from app.core.signatures import recover
 from app.core.types import Address, to_address
 

@@ -1,4 +1,4 @@
-"""The Python client (app.client) against a real server process, as a dApp uses it: paying,
+"""The Python client (micropayments_client) against a real server process, as a dApp uses it: paying,
 resynchronising, session keys by grant, gasless deposits, sign-in, subscriptions and refusals.
 Its checks before signing, against a fake server, are in test_python_client_checks.py."""
 
@@ -16,9 +16,9 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from eth_account.signers.local import LocalAccount
+from micropayments_client import Micropayments, MicropaymentsError, TransportError
 
 from app.chain.anvil import free_port
-from app.client import Micropayments, MicropaymentsError, TransportError
 from app.core.eip712 import Entry, PayerVoucher, digest
 from app.core.types import to_address
 from tests.client.fake_server import wire

@@ -20,10 +20,10 @@ from typing import Any
 import httpx
 import pytest
 from eth_account import Account
+from micropayments_client import Micropayments
 from starlette.applications import Starlette
 
 from app.api import demo
-from app.client import Micropayments
 from app.core.types import to_address
 from tests.e2e.conftest import server_env, server_services
 from tests.e2e.servers import ROOT, Server

@@ -9,9 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
+from micropayments_client import Micropayments, MicropaymentsError, PaywallAuth
+from micropayments_client import eip712 as client_eip712
+from micropayments_client.checks import next_voucher
 
-from app.client import Micropayments, MicropaymentsError, PaywallAuth
-from app.client.checks import next_voucher
 from app.core.eip712 import Entry, PayerVoucher, typed_data
 from app.core.types import to_address
 from app.examples import paid_api
@@ -44,7 +45,7 @@ def test_a_paid_route_answers_402_with_x402_requirements(api: PaidApi) -> None:
     assert requirement["extra"]["voucherToSign"] is None  # no payer named yet
     named = httpx.get(api.url + "/joke", headers={"X-PAYER": api.payer.address}).json()
     to_sign = named["accepts"][0]["extra"]["voucherToSign"]
-    purchase = next_voucher(to_sign, to_address(api.payer.address), paid_api.JOKE, api.chain.domain)
+    purchase = next_voucher(to_sign, to_address(api.payer.address), paid_api.JOKE, _client_domain(api))
     assert purchase.price == PRICE
 
 
@@ -166,10 +167,16 @@ def test_a_fresh_voucher_of_the_payer_for_what_it_owns_reads_it_free(api: PaidAp
     assert api.headroom() == DEPOSIT - PRICE
 
 
+def _client_domain(api: PaidApi) -> client_eip712.Domain:
+    """The hub's domain in the client's own EIP-712 types (the server's are another class)."""
+    return client_eip712.Domain(api.chain.domain.chain_id, api.chain.domain.hub)
+
+
 def _signed_x_payment(api: PaidApi, body: dict[str, Any], resource_id: str) -> str:
     to_sign = body["accepts"][0]["extra"]["voucherToSign"]
-    purchase = next_voucher(to_sign, to_address(api.payer.address), resource_id, api.chain.domain)
-    signed = api.payer.sign_typed_data(full_message=typed_data(api.chain.domain, purchase.voucher))
+    domain = _client_domain(api)
+    purchase = next_voucher(to_sign, to_address(api.payer.address), resource_id, domain)
+    signed = api.payer.sign_typed_data(full_message=client_eip712.typed_data(domain, purchase.voucher))
     message = to_sign["typedData"]["message"]
     return _x_payment(message, "0x" + bytes(signed.signature).hex(), resource_id)
 

@@ -19,13 +19,19 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.typing import Subprotocol
 
-from app.client.checks import Purchase, checked, checked_grant, next_voucher, raised, signed_voucher
-from app.client.errors import MicropaymentsError, TransportError
-from app.core import siwe
-from app.core.eip712 import MAX_LANE_ENTRIES, Acknowledgement, Domain, PayerVoucher, digest, typed_data
-from app.core.errors import Refusal
-from app.core.signatures import recover
-from app.core.types import Address, to_address
+from micropayments_client import siwe
+from micropayments_client.addresses import Address, to_address
+from micropayments_client.checks import Purchase, checked, checked_grant, next_voucher, raised, signed_voucher
+from micropayments_client.eip712 import (
+    MAX_LANE_ENTRIES,
+    Acknowledgement,
+    Domain,
+    PayerVoucher,
+    digest,
+    typed_data,
+)
+from micropayments_client.errors import MicropaymentsError, TransportError
+from micropayments_client.signatures import recover
 
 _AMOUNT_FIELDS = "balance pendingWithdrawal outstanding headroom cumulativeAmount price maxTotal spent lane"
 _AMOUNTS = frozenset(_AMOUNT_FIELDS.split())
@@ -201,10 +207,7 @@ class Micropayments:
         """Signs in with Sign-In with Ethereum as the signing key's address; later calls send the
         session token as `Authorization: Bearer`. Returns the token."""
         text = self._query("query($a: Address!) { signInMessage(address: $a) }", {"a": self.address})
-        try:
-            message = siwe.parse(text["signInMessage"])
-        except Refusal as refusal:
-            raise MicropaymentsError("UNEXPECTED_SIGN_IN_MESSAGE", refusal.message) from refusal
+        message = siwe.parse(text["signInMessage"])  # raises UNEXPECTED_SIGN_IN_MESSAGE
         if (message.address, message.chain_id) != (self.address, self._domain().chain_id):
             raise MicropaymentsError("UNEXPECTED_SIGN_IN_MESSAGE", "not a sign-in of this key on this chain")
         signed = self.signer.sign_message(encode_defunct(text=text["signInMessage"]))

@@ -24,11 +24,11 @@ import httpx
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from app.client.checks import Purchase, next_voucher
-from app.client.errors import MicropaymentsError
-from app.core.eip712 import Acknowledgement, Domain, Entry, PayerVoucher, digest, typed_data
-from app.core.signatures import recover
-from app.core.types import Address, to_address
+from micropayments_client.addresses import Address, to_address
+from micropayments_client.checks import Purchase, next_voucher
+from micropayments_client.eip712 import Acknowledgement, Domain, Entry, PayerVoucher, digest, typed_data
+from micropayments_client.errors import MicropaymentsError
+from micropayments_client.signatures import recover
 
 SCHEME = "micropayment-lane-v2"
 X402_VERSION = 1

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any, TypeVar
 
-from app.client.errors import MicropaymentsError
-from app.core.eip712 import (
+from micropayments_client.addresses import UINT128_MAX, Address, InvalidAddressError, to_address
+from micropayments_client.eip712 import (
     DOMAIN_NAME,
     DOMAIN_VERSION,
     ENTRY_FIELDS,
@@ -25,7 +25,7 @@ from app.core.eip712 import (
     PayerVoucher,
     SessionGrant,
 )
-from app.core.types import UINT128_MAX, Address, InvalidAddressError, to_address
+from micropayments_client.errors import MicropaymentsError
 
 T = TypeVar("T")
 

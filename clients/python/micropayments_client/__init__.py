@@ -1,7 +1,7 @@
 """A Python client for dApps, protocol v2: pay per action with PayerVouchers, session keys by a
 signed grant (no transaction), gasless deposits.
 
-    from app.client import Micropayments
+    from micropayments_client import Micropayments
 
     mp = Micropayments("http://127.0.0.1:8000", key=WALLET_KEY)
     mp.deposit_with_permit(None, 1_000_000)           # 1 USDC, gasless; None: the hub's first token
@@ -13,7 +13,7 @@ signed grant (no transaction), gasless deposits.
     mp.sign_in()
     print([r["resourceId"] for r in mp.receipts()])
 
-The client signs only what it has checked and built itself (app.core.eip712): a voucher is
+The client signs only what it has checked and built itself (eip712.py): a voucher is
 signed only if its entries are the lane's previous entries with the resource's payee raised by
 exactly the price (inserted in address order if new) and nothing else changed, for this payer
 and the resource's token, at most 32 entries (`next_voucher`); a grant only for the key it made,
@@ -26,12 +26,21 @@ are ints in base units; results are the API's JSON (docs/api.md) with amounts as
     paywall.py        PaywallAuth: an httpx Auth that pays HTTP 402 paywalls (X-PAYMENT)
     checks.py         what it checks before signing (pure): next_voucher, checked_grant, raised
     errors.py         MicropaymentsError, TransportError
+    eip712.py         PayerVoucher, Entry, SessionGrant, Acknowledgement: EIP-712 types and digests
+    signatures.py     recover: ECDSA recovery with the hub's rule (low s, v 27/28 or EIP-2098)
+    addresses.py      Address, to_address: EIP-55 checksums
+    siwe.py           parse: the Sign-In with Ethereum message it signs, read strictly
+    keccak.py         keccak256
+
+It needs httpx, eth-account, coincurve and websockets, and nothing of the server: eip712.py,
+signatures.py, addresses.py and siwe.py are small copies of the server's app.core, held to the
+same digests by tests/client/test_python_client_package.py.
 """
 
-from app.client.checks import Purchase, checked_grant, next_voucher, raised
-from app.client.errors import MicropaymentsError, TransportError
-from app.client.micropayments import Micropayments
-from app.client.paywall import PaywallAuth
+from micropayments_client.checks import Purchase, checked_grant, next_voucher, raised
+from micropayments_client.errors import MicropaymentsError, TransportError
+from micropayments_client.micropayments import Micropayments
+from micropayments_client.paywall import PaywallAuth
 
 __all__ = [
     "Micropayments",
