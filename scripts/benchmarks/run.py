@@ -121,6 +121,10 @@ def env_for(chain: Chain, database_url: str, data_dir: Path, workers: int) -> di
         "DATA_DIR": str(data_dir),
         "CONFIRMATIONS": "0",
         "RATE_LIMIT_PER_MINUTE": "100000000",
+        # Throughput counts served pays: admission shedding is scripts/bench overload's subject.
+        "MAX_IN_FLIGHT": "64",
+        "MAX_QUEUED": "256",
+        "MAX_QUEUE_WAIT_MS": "10000",
         "MAX_BATCH": "1000",
         "MAX_BODY_BYTES": str(4 * 1024 * 1024),
         "SETTLE": "false",
