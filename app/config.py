@@ -65,6 +65,7 @@ class Settings:
     settle_urgency: int
     settle_max_gas_per_hour: int  # claims wait once those of the last hour used this much gas
     tx_bump_after: int
+    example_paid_api: bool = False  # mount app/examples/paid_api.py at /example
 
     @property
     def is_production(self) -> bool:
@@ -143,6 +144,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         port=port,
         public_url=env.get("PUBLIC_URL", f"http://{host}:{port}").rstrip("/"),
         graphiql=flag("GRAPHIQL", not production),
+        example_paid_api=flag("EXAMPLE_PAID_API", False),
         metrics=flag("METRICS", True),
         introspection=flag("INTROSPECTION", not production),
         max_body_bytes=integer("MAX_BODY_BYTES", 256 * 1024, minimum=1024),

@@ -18,6 +18,7 @@ from starlette.routing import Mount
 
 from app import config, interpreter
 from app.api.app import create_app
+from app.examples import paid_api
 from app.services import runtime
 from app.watchdog import Watchdog
 
@@ -40,4 +41,5 @@ def create() -> Starlette:
             worker.stop()
             services.close()
 
-    return Starlette(routes=[Mount("/", app=create_app(services, worker))], lifespan=lifespan)
+    example = [Mount("/example", app=paid_api.create(services))] if settings.example_paid_api else []
+    return Starlette(routes=[*example, Mount("/", app=create_app(services, worker))], lifespan=lifespan)

@@ -5,7 +5,6 @@ import {Ownable, Ownable2Step} from "@openzeppelin/contracts/access/Ownable2Step
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {MessageHashUtils} from "@openzeppelin/contracts/utils/cryptography/MessageHashUtils.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
@@ -39,8 +38,9 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
     uint256 public constant MAX_FEE_BPS = 100;
     /// @notice Longest withdrawal delay the hub accepts, so a payer's funds can never be locked for long.
     uint256 public constant MAX_WITHDRAW_DELAY = 30 days;
-    /// @notice Gas given to an EIP-1271 wallet for one check, so a hostile wallet cannot burn a batch.
-    uint256 public constant ERC1271_GAS_LIMIT = 100_000;
+    /// @notice Shortest withdrawal delay the hub accepts: the time the operator has, at the least, to
+    /// claim what it acknowledged before a payer's withdrawal or revocation takes effect.
+    uint256 public constant MIN_WITHDRAW_DELAY = 10 minutes;
 
     uint256 private constant FLAG_GRANT = 1;
     uint256 private constant FLAG_ACKNOWLEDGEMENT = 2;
@@ -69,6 +69,14 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
     struct TokenInfo {
         uint32 id;
         bool allowed;
+    }
+
+    /// @dev One payer's standing with one ECDSA key, in one slot: `authorized` by `authorizeSigner` (full
+    /// authority over the payer's vouchers and grants), and when a revocation by `revokeSigner` takes
+    /// effect (0 = never), for authorized signers and session keys alike.
+    struct SignerState {
+        uint64 revokedAt;
+        bool authorized;
     }
 
     struct FeeConfig {
@@ -123,7 +131,7 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
     mapping(address token => mapping(address payer => Account)) private _accounts;
     mapping(address token => mapping(address payer => mapping(uint256 lane => bytes32))) private _lanes;
     mapping(address token => mapping(address payee => uint256)) private _earnings;
-    mapping(address payer => mapping(address signer => uint256)) private _revokedAt;
+    mapping(address payer => mapping(address signer => SignerState)) private _signers;
     mapping(address token => TokenInfo) private _tokens;
     /// @dev Every token ever listed; a token's id is its position plus one.
     address[] private _tokenList;
@@ -134,7 +142,9 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
         EIP712("MicropaymentHub", "2")
         Ownable(initialOwner)
     {
-        if (withdrawDelay_ > MAX_WITHDRAW_DELAY) revert InvalidWithdrawDelay(withdrawDelay_);
+        if (withdrawDelay_ < MIN_WITHDRAW_DELAY || withdrawDelay_ > MAX_WITHDRAW_DELAY) {
+            revert InvalidWithdrawDelay(withdrawDelay_);
+        }
         _withdrawDelay = withdrawDelay_;
         _setOperator(operator_);
     }
@@ -197,9 +207,11 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
         bytes32 s
     ) external nonReentrant {
         // A permit seen in the mempool can be submitted first by anyone, which makes this call fail;
-        // the allowance it set is then already there, so go on when it covers the amount.
+        // the allowance it set is then already there, so go on when it covers the amount. Only for the
+        // payer or the operator (the relayer): anyone else could sweep a standing allowance in.
         try IERC20Permit(token).permit(payer, address(this), amount, deadline, v, r, s) {}
         catch {
+            if (msg.sender != payer && msg.sender != _operator) revert PermitFailed(0, amount);
             uint256 allowance = IERC20(token).allowance(payer, address(this));
             if (allowance < amount) revert PermitFailed(allowance, amount);
         }
@@ -229,20 +241,42 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
     function depositWithAuthorizations(address token, Authorization[] calldata auths) external nonReentrant {
         if (!_tokens[token].allowed) revert TokenNotAllowed(token);
         uint256 held = IERC20(token).balanceOf(address(this));
+        uint256 credited;
         for (uint256 i; i < auths.length; ++i) {
             Authorization calldata auth = auths[i];
             if (auth.amount == 0 || auth.amount > type(uint128).max) {
                 emit DepositFailed(auth.payer, token, auth.nonce);
                 continue;
             }
-            try IERC3009(token).receiveWithAuthorization(
-                auth.payer, address(this), auth.amount, auth.validAfter, auth.validBefore, auth.nonce, auth.v, auth.r, auth.s
-            ) {
-                held = _requireReceived(token, held, auth.amount);
+            if (_receiveWithAuthorization(token, auth)) {
                 _credit(auth.payer, token, auth.amount, auth.payer);
-            } catch {
+                unchecked {
+                    // At most auths.length amounts below 2^128 each.
+                    credited += auth.amount;
+                }
+            } else {
                 emit DepositFailed(auth.payer, token, auth.nonce);
             }
+        }
+        // One balance check for the batch: what the hub owes rose by `credited`, so must what it holds
+        // (a fee-on-transfer token reverts the whole batch, as it would have item by item).
+        if (credited != 0) _requireReceived(token, held, credited);
+    }
+
+    /// @dev `token.receiveWithAuthorization(payer, this, amount, validAfter, validBefore, nonce, v, r, s)`;
+    /// true when it did not revert. A plain CALL: the token is listed (it has code), and its return data is
+    /// neither needed nor copied. Malformed fields reach the token as they are, which then reverts.
+    function _receiveWithAuthorization(address token, Authorization calldata auth) private returns (bool ok) {
+        bytes4 selector = IERC3009.receiveWithAuthorization.selector;
+        assembly ("memory-safe") {
+            // The call's 292 bytes past the free memory pointer: selector, payer, this hub, then the 7 words
+            // of `auth` from amount to s (Authorization's layout: payer, amount, ..., s).
+            let ptr := mload(0x40)
+            mstore(ptr, selector)
+            mstore(add(ptr, 0x04), calldataload(auth))
+            mstore(add(ptr, 0x24), address())
+            calldatacopy(add(ptr, 0x44), add(auth, 0x20), 0xe0)
+            ok := call(gas(), token, 0, ptr, 0x124, 0, 0)
         }
     }
 
@@ -329,13 +363,25 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
     // ========================================================= session keys
 
     /// @inheritdoc IMicropaymentHub
+    function authorizeSigner(address signer) external {
+        if (signer == address(0)) revert InvalidSigner();
+        SignerState storage state = _signers[msg.sender][signer];
+        // A revocation is final: authorizing again must not bring the key's grants back either.
+        if (state.revokedAt != 0) revert SignerAlreadyRevoked(signer, state.revokedAt);
+        state.authorized = true;
+        emit SignerAuthorized(msg.sender, signer);
+    }
+
+    /// @inheritdoc IMicropaymentHub
     function revokeSigner(address signer) external {
         uint256 effectiveAt = block.timestamp + _withdrawDelay;
-        uint256 current = _revokedAt[msg.sender][signer];
+        SignerState storage state = _signers[msg.sender][signer];
+        uint256 current = state.revokedAt;
         // Vouchers the operator acknowledged from this key must stay claimable for the same delay as a
         // withdrawal; revoking again never postpones an earlier revocation.
         if (current == 0 || current > effectiveAt) {
-            _revokedAt[msg.sender][signer] = effectiveAt;
+            // Safe cast: a timestamp plus at most 30 days.
+            state.revokedAt = uint64(effectiveAt);
             current = effectiveAt;
         }
         emit SignerRevoked(msg.sender, signer, current);
@@ -344,8 +390,7 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
     // =============================================================== claims
 
     /// @inheritdoc IMicropaymentHub
-    /// @dev No reentrancy guard: a block only calls the ecrecover precompile and, for contract payers,
-    /// makes a STATICCALL, neither of which can change state.
+    /// @dev No reentrancy guard: a block calls only the ecrecover precompile, which cannot change state.
     function claim(address token, bytes calldata data) external {
         if (_tokens[token].id == 0) revert TokenNotAllowed(token);
         uint256 payeeCount = data.length == 0 ? 0 : uint8(data[0]);
@@ -434,7 +479,8 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
     /// or emits why not.
     function _claimBlock(ClaimContext memory context, Block memory b) private {
         address token = context.token;
-        bytes32 commitment = _lanes[token][b.payer][b.lane];
+        mapping(uint256 lane => bytes32) storage lanes = _lanes[token][b.payer];
+        bytes32 commitment = lanes[b.lane];
         Scan memory scan = _scanEntries(context, b, commitment);
         if (!scan.valid) return _reject(context, b, scan, bytes32(0), SkipReason.EntriesInvalid);
         if (!scan.previousMatches) return _reject(context, b, scan, scan.entriesHash, SkipReason.PreviousMismatch);
@@ -461,7 +507,7 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
             return _reject(context, b, scan, scan.entriesHash, SkipReason.InsufficientBalance);
         }
 
-        _lanes[token][b.payer][b.lane] = scan.entriesHash;
+        lanes[b.lane] = scan.entriesHash;
         unchecked {
             // scan.delta <= balance was checked just above.
             account.balance = uint128(balance - scan.delta);
@@ -570,8 +616,10 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
         emit VoucherSkipped(b.payer, context.token, b.lane, hash, reason);
     }
 
-    /// @dev Who signed the voucher: the payer (ECDSA, or EIP-1271 when it has code), else the grant's key
-    /// within the grant's bounds. Returns the zero address and the reason when nobody may have.
+    /// @dev Who signed the voucher: the payer, or a key the payer authorized on chain and whose revocation
+    /// has not taken effect (both with the payer's full authority), else the grant's key within the grant's
+    /// bounds, the grant being signed by the payer or such an authorized key. Returns the zero address and
+    /// the reason when nobody may have. The key's state is read once: the voucher's signer is the grant's.
     function _signerOf(ClaimContext memory context, Block memory b, bytes32 digest, uint256 total)
         private
         view
@@ -579,27 +627,30 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
     {
         address payer = b.payer;
         address recovered = _recover(digest, b.signature, b.signatureLength);
-        // The reason is unused when a signer is returned.
-        if (recovered != address(0) && recovered == payer) return (payer, SkipReason.EntriesInvalid);
-        if (payer.code.length != 0 && _isValidERC1271(payer, digest, b.signature, b.signatureLength)) {
-            return (payer, SkipReason.EntriesInvalid);
+        if (recovered == address(0)) {
+            return (address(0), b.flags & FLAG_GRANT == 0 ? SkipReason.BadSignature : SkipReason.GrantInvalid);
         }
-        if (b.flags & FLAG_GRANT == 0) return (address(0), SkipReason.BadSignature);
+        // The reason is unused when a signer is returned.
+        if (recovered == payer) return (payer, SkipReason.EntriesInvalid);
+        SignerState memory state = _signers[payer][recovered];
+        bool revoked = state.revokedAt != 0 && block.timestamp >= state.revokedAt;
+        if (state.authorized && !revoked) return (recovered, SkipReason.EntriesInvalid);
+        if (b.flags & FLAG_GRANT == 0) {
+            return (address(0), state.authorized ? SkipReason.SignerRevoked : SkipReason.BadSignature);
+        }
 
-        address signer = b.grantSigner;
-        if (recovered == address(0) || recovered != signer) return (address(0), SkipReason.GrantInvalid);
+        if (recovered != b.grantSigner) return (address(0), SkipReason.GrantInvalid);
         bytes32 grantDigest = MessageHashUtils.toTypedDataHash(
             context.domainSeparator,
-            _hashStruct7(context.work, uint160(payer), uint160(signer), uint160(context.token), b.lane, b.maxTotal, b.validUntil)
+            _hashStruct7(context.work, uint160(payer), uint160(recovered), uint160(context.token), b.lane, b.maxTotal, b.validUntil)
         );
         if (!_isSignedBy(payer, grantDigest, b.grantSignature, b.grantSignatureLength)) {
             return (address(0), SkipReason.GrantInvalid);
         }
         if (block.timestamp > b.validUntil) return (address(0), SkipReason.SignerExpired);
-        uint256 revocation = _revokedAt[payer][signer];
-        if (revocation != 0 && block.timestamp >= revocation) return (address(0), SkipReason.SignerRevoked);
+        if (revoked) return (address(0), SkipReason.SignerRevoked);
         if (total > b.maxTotal) return (address(0), SkipReason.CapExceeded);
-        return (signer, SkipReason.EntriesInvalid);
+        return (recovered, SkipReason.EntriesInvalid);
     }
 
     /// @dev Writes each payee's earnings slot once for the whole claim, then the fee recipient's.
@@ -652,64 +703,46 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
     /// @dev ECDSA signer of `digest` from the signature at calldata `offset`, or zero for any other length,
     /// v other than 27/28, r or s out of range, or a high s. Takes the 65-byte (r,s,v) form and the 64-byte
     /// EIP-2098 (r,vs) form; accounting is by lane and amounts, so the second form of a voucher gains nothing.
-    function _recover(bytes32 digest, uint256 offset, uint256 length) private pure returns (address) {
-        bytes32 r;
-        bytes32 s;
-        uint8 v;
-        if (length == 65) {
-            assembly ("memory-safe") {
-                // Within the block, bounds-checked by _readBlock.
-                r := calldataload(offset)
+    function _recover(bytes32 digest, uint256 offset, uint256 length) private view returns (address signer) {
+        assembly ("memory-safe") {
+            // Calldata within the block, bounds-checked by _readBlock. The precompile's input is built past
+            // the free memory pointer (left as it is); it answers nothing for v not 27/28 or r, s out of
+            // [1, n), and the high-s half (s > n/2) is refused here, as OpenZeppelin's ECDSA does.
+            let r := calldataload(offset)
+            let s := 0
+            let v := 0
+            switch length
+            case 65 {
                 s := calldataload(add(offset, 0x20))
                 v := byte(0, calldataload(add(offset, 0x40)))
             }
-        } else if (length == 64) {
-            bytes32 vs;
-            assembly ("memory-safe") {
-                // Within the block, bounds-checked by _readBlock.
-                r := calldataload(offset)
-                vs := calldataload(add(offset, 0x20))
+            case 64 {
+                let vs := calldataload(add(offset, 0x20))
+                s := and(vs, 0x7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff)
+                v := add(shr(255, vs), 27)
             }
-            s = vs & bytes32(0x7fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff);
-            v = uint8((uint256(vs) >> 255) + 27);
-        } else {
-            return address(0);
+            if iszero(gt(s, 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0)) {
+                let ptr := mload(0x40)
+                mstore(ptr, digest)
+                mstore(add(ptr, 0x20), v)
+                mstore(add(ptr, 0x40), r)
+                mstore(add(ptr, 0x60), s)
+                // A statement of its own: Yul evaluates arguments right to left, so a returndatasize()
+                // beside the call would read the previous call's.
+                let ok := staticcall(gas(), 1, ptr, 0x80, 0x00, 0x20)
+                if and(ok, eq(returndatasize(), 0x20)) { signer := mload(0x00) }
+            }
         }
-        (address recovered, ECDSA.RecoverError err,) = ECDSA.tryRecover(digest, v, r, s);
-        return err == ECDSA.RecoverError.NoError ? recovered : address(0);
     }
 
-    /// @dev True if `account` signed `digest`: by ECDSA, or by EIP-1271 when it has code.
-    function _isSignedBy(address account, bytes32 digest, uint256 offset, uint256 length) private view returns (bool) {
+    /// @dev True if `payer` signed `digest`: ECDSA recovers the payer, or a key the payer authorized on chain
+    /// whose revocation has not taken effect.
+    function _isSignedBy(address payer, bytes32 digest, uint256 offset, uint256 length) private view returns (bool) {
         address recovered = _recover(digest, offset, length);
-        if (recovered != address(0) && recovered == account) return true;
-        return account.code.length != 0 && _isValidERC1271(account, digest, offset, length);
-    }
-
-    /// @dev EIP-1271 check with a gas cap and without copying more than 32 bytes of return data, so a
-    /// wallet that burns gas or returns a huge blob cannot make a whole claim revert. Builds the call in
-    /// unallocated memory, so a claim's memory does not grow with the contract payers in it.
-    function _isValidERC1271(address wallet, bytes32 digest, uint256 offset, uint256 length)
-        private
-        view
-        returns (bool valid)
-    {
-        bytes4 magic = 0x1626ba7e; // IERC1271.isValidSignature.selector
-        uint256 gasLimit = ERC1271_GAS_LIMIT;
-        assembly ("memory-safe") {
-            // isValidSignature(bytes32 hash, bytes signature), ABI-encoded past the free memory pointer.
-            let ptr := mload(0x40)
-            mstore(ptr, magic)
-            mstore(add(ptr, 0x04), digest)
-            mstore(add(ptr, 0x24), 0x40)
-            mstore(add(ptr, 0x44), length)
-            mstore(add(add(ptr, 0x64), and(length, not(31))), 0) // zero padding of the last word
-            calldatacopy(add(ptr, 0x64), offset, length)
-            let size := add(0x64, and(add(length, 31), not(31)))
-            mstore(0x00, 0)
-            let success := staticcall(gasLimit, wallet, ptr, size, 0x00, 0x20)
-            valid := and(success, and(gt(returndatasize(), 0x1f), eq(mload(0x00), magic)))
-        }
+        if (recovered == address(0)) return false;
+        if (recovered == payer) return true;
+        SignerState memory state = _signers[payer][recovered];
+        return state.authorized && (state.revokedAt == 0 || block.timestamp < state.revokedAt);
     }
 
     function _acknowledgementDigest(bytes32 domainSeparator, bytes32 voucherDigest) private pure returns (bytes32) {
@@ -880,7 +913,13 @@ contract MicropaymentHub is IMicropaymentHub, EIP712, Ownable2Step, ReentrancyGu
 
     /// @inheritdoc IMicropaymentHub
     function revokedAt(address payer, address signer) external view returns (uint256) {
-        return _revokedAt[payer][signer];
+        return _signers[payer][signer].revokedAt;
+    }
+
+    /// @inheritdoc IMicropaymentHub
+    function isAuthorizedSigner(address payer, address signer) external view returns (bool) {
+        SignerState memory state = _signers[payer][signer];
+        return state.authorized && (state.revokedAt == 0 || block.timestamp < state.revokedAt);
     }
 
     /// @inheritdoc IMicropaymentHub

@@ -14,6 +14,7 @@ ALLOWED = {
     "store": {"core", "store"},
     "chain": {"core", "chain"},
     "services": {"core", "store", "chain", "services", "config"},
+    "paywall": {"core", "services", "store", "paywall"},
 }
 
 

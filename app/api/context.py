@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import strawberry
 from starlette.concurrency import run_in_threadpool
@@ -34,6 +34,8 @@ class Context:
     session: Address | None = None
     # Set by strawberry from the graphql-transport-ws connection_init payload.
     connection_params: dict[str, object] | None = field(default=None)
+    # DataLoaders of this request (or WebSocket connection), by name: see app/api/profiles.py.
+    loaders: dict[str, Any] = field(default_factory=dict)
 
     async def run(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Runs a (synchronous, database- or node-bound) service call off the event loop."""

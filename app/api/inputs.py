@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import strawberry
 
-from app.api.scalars import Amount, Bytes, Bytes32, Timestamp
+from app.api.scalars import Amount, Bytes, Bytes32, SafeInt, Timestamp
+from app.api.types import AccessModel
 from app.core.eip712 import Entry, PayerVoucher, SessionGrant
 from app.core.types import Address
 from app.services.payments import PayRequest
@@ -59,3 +60,9 @@ class ResourceInput:
     price: Amount = strawberry.field(description="The price of one action, in the token's base units.")
     title: str = strawberry.field(description="A title for people.")
     description: str = strawberry.field(default="", description="A description for people; may be empty.")
+    access: AccessModel = strawberry.field(
+        default=AccessModel.PER_USE, description="How it is paid for; PER_USE by default."
+    )
+    pass_seconds: SafeInt = strawberry.field(
+        default=SafeInt(0), description="For a TIME_PASS, how long one payment lasts (1 s to a year); else 0."
+    )

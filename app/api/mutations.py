@@ -26,6 +26,7 @@ from app.api.results import (
     pay_result,
 )
 from app.api.scalars import Bytes
+from app.core.access import AccessModel as DomainAccessModel
 from app.core.errors import InvalidInput
 
 IdempotencyKey = Annotated[
@@ -94,6 +95,14 @@ async def save_resource(
     check_idempotency_key(idempotency_key)
     save = ctx.services.catalog.save
     resource = await ctx.run(
-        save, ctx.signed_in(), input.id, input.token, input.price, input.title, input.description
+        save,
+        ctx.signed_in(),
+        input.id,
+        input.token,
+        input.price,
+        input.title,
+        input.description,
+        DomainAccessModel[input.access.name],
+        input.pass_seconds,
     )
     return ResourceSaved.from_domain(resource)

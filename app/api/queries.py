@@ -21,6 +21,7 @@ from app.api.connections import (
 from app.api.context import Info
 from app.api.scalars import Amount, Bytes32, Timestamp
 from app.api.types import (
+    Access,
     Account,
     Earnings,
     HubConfig,
@@ -147,6 +148,16 @@ async def resource(
 ) -> Resource | None:
     found = await info.context.run(info.context.services.catalog.resource, id)
     return None if found is None else Resource.from_domain(found)
+
+
+async def access(
+    info: Info,
+    payer: Annotated[Address, strawberry.argument(description="The payer asked about.")],
+    resource_id: Annotated[str, strawberry.argument(description="The resource.")],
+) -> Access:
+    ctx = info.context
+    resource, held = await ctx.run(ctx.services.catalog.access, payer, resource_id)
+    return Access.from_domain(payer, resource, held)
 
 
 async def earnings(

@@ -17,7 +17,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from app.api import mutations, queries, subscriptions, transactions
+from app.api import mutations, profiles, queries, subscriptions, transactions
 from app.api.masking import is_unexpected
 from app.api.results import REFUSAL_HANDLERS
 from app.api.scalars import SCALARS
@@ -64,6 +64,11 @@ class Query:
         description="Resources for sale, ordered by id; optionally of one creator.",
     )
     resource = strawberry.field(resolver=queries.resource, description="A resource by id.")
+    access = strawberry.field(
+        resolver=queries.access,
+        description="What a payer holds of a resource now: a purchase owned, a pass running (and until "
+        "when). Public like balances; the receipt only for the payer or payee signed in.",
+    )
     earnings = strawberry.field(
         resolver=queries.earnings, description="A creator's earnings in one token." + _OWNER
     )
@@ -92,6 +97,9 @@ class Query:
         "and pass to signIn. Its nonce is single-use and expires.",
     )
     me = strawberry.field(resolver=queries.me, description="The signed-in address, or null.")
+    creator_profile = strawberry.field(
+        resolver=profiles.creator_profile, description="How a creator is shown: its display name."
+    )
     export_vouchers = strawberry.field(
         resolver=transactions.export_vouchers,
         description="The creator's exit: the latest unclaimed voucher of each lane that pays it, in the form "
@@ -154,6 +162,10 @@ class Mutation:
         resolver=mutations.save_resource,
         description="Lists a resource for sale by the signed-in creator (its payee), or updates its own.",
     )
+    set_display_name = strawberry.mutation(
+        resolver=profiles.set_display_name,
+        description="Sets the signed-in creator's display name, shown with its address on its resources.",
+    )
     authorize_session_key = strawberry.mutation(
         resolver=transactions.authorize_session_key,
         description="Saves a SessionGrant the payer signed (see grantToSign): no transaction, the key can "
@@ -180,7 +192,7 @@ class Subscription:
     )
     receipts_changed = strawberry.subscription(
         resolver=subscriptions.receipts_changed,
-        description="Each receipt of the payer as it is accepted, and the latest of a channel when a "
+        description="Each receipt of the payer as it is accepted, and the latest of a lane when a "
         "claim changes its status. Authenticate the WebSocket in connection_init first." + _OWNER,
     )
     earnings_changed = strawberry.subscription(

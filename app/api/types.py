@@ -9,8 +9,10 @@ import strawberry
 from strawberry.scalars import JSON
 
 from app.api.context import Info
+from app.api.display_names import display_name_of
 from app.api.scalars import Amount, Bytes, Bytes32, SafeInt, Timestamp
 from app.core import eip712, ledger
+from app.core.access import Access as DomainAccess
 from app.core.receipts import Receipt as DomainReceipt
 from app.core.receipts import SignedVoucher as DomainSignedVoucher
 from app.core.types import Address
@@ -27,6 +29,10 @@ async def _token_domain(root: Token, info: Info) -> JSON | None:
 
 async def _withdraw_delay(info: Info) -> SafeInt | None:
     return SafeInt(await info.context.run(info.context.services.hub.withdraw_delay))
+
+
+async def _creator_name(root: Resource, info: Info) -> str | None:
+    return await display_name_of(info, root.payee)
 
 
 async def _allowed_tokens(info: Info) -> list[Token]:
@@ -195,6 +201,20 @@ class SignedVoucher:
         )
 
 
+@strawberry.enum(description="How a resource is paid for, chosen by its creator.")
+class AccessModel(Enum):
+    PER_USE = strawberry.enum_value("per_use", description="Every action (a read, an API call) is paid.")
+    PURCHASE = strawberry.enum_value(
+        "purchase",
+        description="Paid once, owned for good on any device: paying again is refused with ALREADY_OWNED.",
+    )
+    TIME_PASS = strawberry.enum_value(
+        "time_pass",
+        description="One payment gives `passSeconds` of use: while the pass runs, paying again is refused "
+        "with ALREADY_OWNED.",
+    )
+
+
 @strawberry.enum(description="Where an accepted voucher is in its life.")
 class ReceiptStatus(Enum):
     ACCEPTED = strawberry.enum_value(
@@ -310,6 +330,11 @@ class SessionKey:
 class Resource:
     id: str = strawberry.field(description="The resource's id, chosen by its creator.")
     payee: Address = strawberry.field(description="The creator, who is paid for it.")
+    creator_name: str | None = strawberry.field(
+        resolver=_creator_name,
+        description="The creator's display name (setDisplayName), or null. Anyone can choose any name: "
+        "show the payee's address with it.",
+    )
     token: Address = strawberry.field(description="The token its price is in.")
     price: Amount = strawberry.field(
         description="The price of one action (a read, a download ...) in the token's base units."
@@ -318,6 +343,8 @@ class Resource:
     description: str = strawberry.field(description="A description for people; may be empty.")
     active: bool = strawberry.field(description="Whether it can be paid for now.")
     created_at: Timestamp = strawberry.field(description="When it was first listed.")
+    access: AccessModel = strawberry.field(description="How it is paid for: per use, a purchase, a pass.")
+    pass_seconds: SafeInt = strawberry.field(description="How long one payment gives a TIME_PASS; else 0.")
 
     @classmethod
     def from_domain(cls, resource: DomainResource) -> Resource:
@@ -330,6 +357,46 @@ class Resource:
             description=resource.description,
             active=resource.active,
             created_at=Timestamp(resource.created_at),
+            access=AccessModel(resource.access.value),
+            pass_seconds=SafeInt(resource.pass_seconds),
+        )
+
+
+async def _access_receipt(root: Access, info: Info) -> Receipt | None:
+    ctx = info.context
+    if root.receipt_id is None or ctx.session not in (root.payer, root.resource.payee):
+        return None
+    found = await ctx.run(ctx.services.accounts.receipt, root.receipt_id)
+    return None if found is None else Receipt.from_domain(found)
+
+
+@strawberry.type(
+    description="What a payer holds of a resource now. Public, like balances: whether it is owned and "
+    "until when; the receipt itself only for the payer or the payee signed in."
+)
+class Access:
+    resource: Resource = strawberry.field(description="The resource, with its access model.")
+    owned: bool = strawberry.field(
+        description="Bought (PURCHASE), or a pass that still runs (TIME_PASS): paying is refused with "
+        "ALREADY_OWNED. Always false for PER_USE."
+    )
+    until: Timestamp | None = strawberry.field(
+        description="When the pass ends (or ended); null for a purchase and when nothing was paid."
+    )
+    receipt_id: str | None = strawberry.field(description="The receipt that gives (or gave) the access.")
+    receipt: Receipt | None = strawberry.field(
+        resolver=_access_receipt, description="That receipt, for the payer or the payee signed in; else null."
+    )
+    payer: strawberry.Private[Address]
+
+    @classmethod
+    def from_domain(cls, payer: Address, resource: DomainResource, held: DomainAccess) -> Access:
+        return cls(
+            resource=Resource.from_domain(resource),
+            owned=held.owned,
+            until=None if held.until is None else Timestamp(held.until),
+            receipt_id=held.receipt_id,
+            payer=payer,
         )
 
 

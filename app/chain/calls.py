@@ -19,6 +19,7 @@ from app.core.keccak import keccak
 
 HUB_FUNCTIONS: dict[str, list[str]] = {
     "claim": ["address", "bytes"],
+    "authorizeSigner": ["address"],
     "revokeSigner": ["address"],
     "deposit": ["address", "uint256"],
     "depositFor": ["address", "address", "uint256"],

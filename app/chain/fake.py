@@ -70,12 +70,12 @@ class FakeHub:
         self.claimed: dict[tuple[Address, Address, int], Entries] = {}  # the vector behind each commitment
         self.earnings: dict[tuple[Address, Address], int] = {}
         self.revocations: dict[tuple[Address, Address], int] = {}
+        self.authorizations: set[tuple[Address, Address]] = set()  # (payer, signer) of authorizeSigner
         self.allowed: dict[Address, bool] = {}
         self.token_infos: dict[Address, TokenInfo] = {}
         self.holdings: dict[tuple[Address, Address], int] = {}  # ERC-20 balances (token, holder)
-        self.wallets: dict[
-            Address, set[tuple[bytes, bytes]]
-        ] = {}  # EIP-1271: (digest, signature) it approves
+        # EIP-1271 answers, (digest, signature) each wallet approves: for the server's own checks only,
+        # a claim never asks them (the hub pays authorized signers instead)
         self._reorgs = 0
         self._blocks = [_Block(0, self._hash(0), start_time)]
 
@@ -118,6 +118,13 @@ class FakeHub:
     def revoked_at(self, payer: Address, signer: Address, block: Block = "latest") -> int:
         return self.revocations.get((payer, signer), 0)
 
+    def is_authorized_signer(self, payer: Address, signer: Address, block: Block = "latest") -> bool:
+        return (payer, signer) in self.authorizations and self._unrevoked(payer, signer, self.now)
+
+    def _unrevoked(self, payer: Address, signer: Address, now: int) -> bool:
+        revoked_at = self.revocations.get((payer, signer), 0)
+        return revoked_at == 0 or now < revoked_at
+
     def operator(self) -> Address:
         return self._operator
 
@@ -132,9 +139,6 @@ class FakeHub:
 
     def domain_separator(self) -> bytes:
         return self.domain.separator
-
-    def is_valid_erc1271(self, wallet: Address, digest: bytes, signature: bytes) -> bool:
-        return (digest, signature) in self.wallets.get(wallet, set())
 
     def token_info(self, token: Address) -> TokenInfo:
         if token not in self.token_infos:
@@ -239,6 +243,16 @@ class FakeHub:
         self._mine([(ev.Withdrawn, {"payer": payer, "token": token, "amount": paid})])
         return paid
 
+    def authorize_signer(self, payer: Address, signer: Address) -> None:
+        """`authorizeSigner(signer)` sent by `payer`: the key signs with the payer's full authority
+        until a revocation takes effect. A revoked key cannot be authorized again."""
+        if int(signer, 16) == 0:
+            raise Reverted("InvalidSigner", ())
+        if (payer, signer) in self.revocations:
+            raise Reverted("SignerAlreadyRevoked", (signer, self.revocations[(payer, signer)]))
+        self.authorizations.add((payer, signer))
+        self._mine([(ev.SignerAuthorized, {"payer": payer, "signer": signer})])
+
     def revoke_signer(self, payer: Address, signer: Address) -> int:
         """Takes effect after withdrawDelay; revoking again never postpones it."""
         effective_at = self.revocations.get((payer, signer)) or self.next_timestamp() + self._withdraw_delay
@@ -286,12 +300,13 @@ class FakeHub:
         for block in blocks:
             voucher = block.voucher
             key = (voucher.payer, token, voucher.lane)
-            facts, signer = self._facts(sender, block)
+            now = self.next_timestamp()  # of the block this transaction is mined in
+            facts, signer = self._facts(sender, block, now)
             lane = ledger.ChainLane(
                 claimed=claimed.get(key, ()),
                 balance=balances.get((voucher.payer, token), 0),
                 revoked_at=self.revocations.get((voucher.payer, signer), 0) if block.grant else 0,
-                now=self.next_timestamp(),  # of the block this transaction is mined in
+                now=now,
             )
             reason = ledger.claim_outcome(facts, lane)
             valid = reason is not ledger.SkipReason.ENTRIES_INVALID
@@ -329,8 +344,8 @@ class FakeHub:
             )
         return pending, (balances, claimed, earnings)
 
-    def _facts(self, sender: Address, block: ClaimBlock) -> tuple[ledger.BlockFacts, Address]:
-        """What the block's signatures prove, checked as the hub checks them; and who signed."""
+    def _facts(self, sender: Address, block: ClaimBlock, now: int) -> tuple[ledger.BlockFacts, Address]:
+        """What the block's signatures prove at `now`, checked as the hub checks them; and who signed."""
         domain = self.domain
         voucher_digest = digest(domain, block.voucher)
         acknowledged = sender == self._operator or (
@@ -339,26 +354,40 @@ class FakeHub:
             == self._operator
         )
         payer = block.voucher.payer
-        payer_signed = self._signed_by(payer, voucher_digest, block.signature)
+        recovered = recover(voucher_digest, block.signature)
+        authorized = recovered is not None and (payer, recovered) in self.authorizations
+        payer_signed = recovered == payer or (
+            recovered is not None and authorized and self._unrevoked(payer, recovered, now)
+        )
+        signer = recovered if payer_signed and recovered is not None else payer
         grant = block.grant.grant if block.grant else None
         grant_valid = False
-        signer = payer
         if block.grant is not None and grant is not None and not payer_signed:
             signer = grant.signer
             grant_valid = (
-                self._signed_by(payer, digest(domain, grant), block.grant.signature)
+                self._signed_by(payer, digest(domain, grant), block.grant.signature, now)
                 and (grant.payer, grant.token, grant.lane) == (payer, block.voucher.token, block.voucher.lane)
-                and recover(voucher_digest, block.signature) == grant.signer
+                and recovered == grant.signer
             )
         facts = ledger.BlockFacts(
-            block.previous, block.voucher, acknowledged, payer_signed, grant, grant_valid
+            block.previous,
+            block.voucher,
+            acknowledged,
+            payer_signed,
+            grant,
+            grant_valid,
+            signer_revoked=authorized and not payer_signed,
         )
         return facts, signer
 
-    def _signed_by(self, signer: Address, message_digest: bytes, signature: bytes) -> bool:
-        if signer in self.wallets:
-            return self.is_valid_erc1271(signer, message_digest, signature)
-        return recover(message_digest, signature) == signer
+    def _signed_by(self, payer: Address, message_digest: bytes, signature: bytes, now: int) -> bool:
+        """Recovers the payer, or a key the payer authorized whose revocation has not taken effect."""
+        recovered = recover(message_digest, signature)
+        if recovered is None:
+            return False
+        return recovered == payer or (
+            (payer, recovered) in self.authorizations and self._unrevoked(payer, recovered, now)
+        )
 
     @staticmethod
     def _add(table: dict[Any, int], key: Any, delta: int) -> None:

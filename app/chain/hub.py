@@ -1,6 +1,6 @@
-"""The deployed v2 hub over web3: its events as app.core.events values, its views, and EIP-1271
-checks of smart-contract payers. Implements app.chain.interface.Hub. Every node failure surfaces
-as `Transient`.
+"""The deployed v2 hub over web3: its events as app.core.events values, its views (among them the
+on-chain signer authorizations of smart-contract payers), and EIP-1271 checks. Implements
+app.chain.interface.Hub. Every node failure surfaces as `Transient`.
 
 The ABI is written here by hand (events and views of docs/protocol.md), so that reading the hub
 does not depend on the compiled artifact; tests/chain/test_hub.py holds these fragments against
@@ -14,7 +14,6 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, cast, get_args
 
-from eth_abi.abi import encode
 from hexbytes import HexBytes
 from web3 import Web3
 from web3.contract.contract import ContractEvent, ContractFunction
@@ -37,8 +36,6 @@ from app.core.types import Address, to_address
 
 __all__ = ["Block", "HubClient", "NotAToken", "TokenDomain", "TokenInfo"]
 
-ERC1271_GAS_LIMIT = 100_000  # the hub's own cap (MicropaymentHub.ERC1271_GAS_LIMIT)
-ERC1271_MAGIC = bytes.fromhex("1626ba7e")  # the selector of isValidSignature(bytes32,bytes)
 # Each named like its Solidity event, with the same arguments in snake_case.
 HUB_EVENTS: tuple[type[ev.HubEvent], ...] = get_args(ev.HubEvent)
 BATCH_SIZE = 100  # block headers per JSON-RPC batch: providers cap batch sizes
@@ -90,6 +87,7 @@ HUB_EVENTS_ABI = [
     ),
     _event("WithdrawalCancelled", _address("payer"), _address("token")),
     _event("Withdrawn", _address("payer"), _address("token"), _uint("amount")),
+    _event("SignerAuthorized", _address("payer"), _address("signer")),
     _event("SignerRevoked", _address("payer"), _address("signer"), _uint("effectiveAt")),
     _event(
         "VoucherClaimed", _address("payer"), _address("token"), ("lane", "uint256", True),
@@ -113,6 +111,7 @@ HUB_VIEWS_ABI = [
     _view("laneCommitment", ["address", "address", "uint256"], ["bytes32"]),
     _view("earningsOf", ["address", "address"], ["uint256"]),
     _view("revokedAt", ["address", "address"], ["uint256"]),
+    _view("isAuthorizedSigner", ["address", "address"], ["bool"]),
     _view("operator", [], ["address"]),
     _view("tokens", [], ["address[]"]),
     _view("isTokenAllowed", ["address"], ["bool"]),
@@ -287,6 +286,12 @@ class HubClient:
         """When the key's revocation takes effect; 0 if never revoked."""
         return int(self._call(self._hub.functions.revokedAt(to_address(payer), to_address(signer)), block))
 
+    def is_authorized_signer(self, payer: Address, signer: Address, block: Block = "latest") -> bool:
+        """True when the payer authorized the key on chain and no revocation of it has taken effect
+        (a pending one still answers True: read `revoked_at`)."""
+        function = self._hub.functions.isAuthorizedSigner(to_address(payer), to_address(signer))
+        return bool(self._call(function, block))
+
     def operator(self) -> Address:
         return to_address(self._call(self._hub.functions.operator()))
 
@@ -302,27 +307,6 @@ class HubClient:
 
     def domain_separator(self) -> bytes:
         return bytes(self._call(self._hub.functions.DOMAIN_SEPARATOR()))
-
-    # ----------------------------------------------------------------- wallets
-
-    def is_valid_erc1271(self, wallet: Address, digest: bytes, signature: bytes) -> bool:
-        """What the hub would conclude: True iff `wallet` returns exactly the magic word within the
-        hub's gas cap. A wallet that reverts, runs out of gas or returns garbage is just False."""
-        data = ERC1271_MAGIC + encode(["bytes32", "bytes"], [digest, signature])
-        tx = {"to": to_address(wallet), "data": HexBytes(data), "gas": ERC1271_GAS_LIMIT}
-        try:
-            result = self._w3.eth.call(cast(Any, tx), "latest", ccip_read_enabled=False)
-        except ContractLogicError:
-            return False
-        except Web3RPCError as exc:
-            code = (exc.rpc_response or {}).get("error", {}).get("code")
-            if code == -32005:  # "limit exceeded": the node is busy, not the wallet broken
-                raise Transient(f"chain node: EIP-1271 check failed: {_describe(exc)}") from exc
-            return False  # out of gas, memory blow-up...: the node reports the wallet's failure
-        except _NODE_ERRORS as exc:
-            raise Transient(f"chain node: EIP-1271 check failed: {_describe(exc)}") from exc
-        # Exactly what the hub accepts: at least 32 bytes, the first word being the magic value left-aligned.
-        return bytes(result[:32]) == ERC1271_MAGIC.ljust(32, b"\0")
 
     # ------------------------------------------------------------------ tokens
 

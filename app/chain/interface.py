@@ -78,6 +78,11 @@ class Hub(Protocol):
         """When the key's revocation takes effect; 0 if never revoked."""
         ...
 
+    def is_authorized_signer(self, payer: Address, signer: Address, block: Block = "latest") -> bool:
+        """True when `payer` authorized `signer` on chain (authorizeSigner) and no revocation of it
+        has taken effect; a pending revocation still answers True (see `revoked_at`)."""
+        ...
+
     def operator(self) -> Address: ...
 
     def tokens(self) -> list[Address]:
@@ -91,11 +96,6 @@ class Hub(Protocol):
     def domain_separator(self) -> bytes: ...
 
     # wallets and tokens
-
-    def is_valid_erc1271(self, wallet: Address, digest: bytes, signature: bytes) -> bool:
-        """What the hub would conclude of a contract payer's signature (False, never an error,
-        for a wallet that reverts or answers garbage)."""
-        ...
 
     def token_info(self, token: Address) -> TokenInfo:
         """Raises NotAToken when the address does not answer as an ERC-20."""

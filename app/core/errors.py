@@ -13,6 +13,8 @@
     │   ├── LaneFull               the lane already pays MAX_LANE_ENTRIES payees
     │   ├── CumulativeMismatch     the vector is not the lane's last + price (carries the latest voucher)
     │   ├── InsufficientFunds      headroom does not cover the price
+    │   ├── AlreadyOwned           bought, or a time pass still runs: nothing to pay (carries the receipt)
+    │   ├── PaymentAlreadyUsed     a paywall's X-PAYMENT replayed for something paid per use
     │   ├── Unauthenticated        sign in first
     │   ├── Forbidden              signed in, but not as the owner of this data
     │   ├── RateLimited            too many requests for this address
@@ -82,6 +84,14 @@ class CumulativeMismatch(Refusal):
 
 class InsufficientFunds(Refusal):
     code = "INSUFFICIENT_FUNDS"
+
+
+class AlreadyOwned(Refusal):
+    code = "ALREADY_OWNED"
+
+
+class PaymentAlreadyUsed(Refusal):
+    code = "PAYMENT_ALREADY_USED"
 
 
 class Unauthenticated(Refusal):

@@ -55,6 +55,13 @@ class Withdrawn:
 
 
 @dataclass(frozen=True)
+class SignerAuthorized:
+    at: Position
+    payer: Address
+    signer: Address  # an ECDSA key that signs the payer's vouchers and grants until revoked
+
+
+@dataclass(frozen=True)
 class SignerRevoked:
     at: Position
     payer: Address
@@ -134,6 +141,7 @@ HubEvent = (
     | WithdrawalRequested
     | WithdrawalCancelled
     | Withdrawn
+    | SignerAuthorized
     | SignerRevoked
     | VoucherClaimed
     | VoucherSkipped

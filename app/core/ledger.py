@@ -243,14 +243,22 @@ class ChainLane:
 
 @dataclass(frozen=True)
 class BlockFacts:
-    """What the signatures of a block prove (checked by ecrecover or EIP-1271)."""
+    """What the signatures of a block prove at the claim's block.timestamp, by ecrecover and the
+    payer's on-chain authorizations (authorizeSigner / revokeSigner); never EIP-1271, whose answer
+    the wallet could change after the server acknowledged.
+
+    "Signed by the payer" means: recovers the payer, or a key the payer authorized whose revocation
+    has not taken effect (revoked_at == 0 or now < revoked_at)."""
 
     previous: Entries  # what the block claims the lane's last claimed vector is
     voucher: PayerVoucher
     acknowledged: bool  # sent by the operator, or carrying its acknowledgement
-    payer_signed: bool  # the voucher's signature is the payer's
+    payer_signed: bool  # the voucher's signature is the payer's, or an authorized, unrevoked key's
     grant: SessionGrant | None  # the grant in the block, if any
-    grant_valid: bool  # the grant is the payer's, for this token and lane, and its signer signed
+    # the grant is signed by the payer (as above), for this token and lane, and its signer signed
+    grant_valid: bool
+    # the voucher recovers a key the payer authorized whose revocation has taken effect
+    signer_revoked: bool = False
 
 
 def claim_outcome(block: BlockFacts, lane: ChainLane) -> SkipReason | None:
@@ -266,7 +274,7 @@ def claim_outcome(block: BlockFacts, lane: ChainLane) -> SkipReason | None:
         return SkipReason.NOT_ACKNOWLEDGED
     if not block.payer_signed:
         if block.grant is None:
-            return SkipReason.BAD_SIGNATURE
+            return SkipReason.SIGNER_REVOKED if block.signer_revoked else SkipReason.BAD_SIGNATURE
         if not block.grant_valid:
             return SkipReason.GRANT_INVALID
         if lane.now > block.grant.valid_until:

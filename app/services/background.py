@@ -36,7 +36,7 @@ class Worker:
         self._transactions = transactions
         self._settler = settler
         self._interval = interval
-        # Deciding what to settle reads every unclaimed channel: done every few seconds, not at
+        # Deciding what to settle reads every unclaimed lane: done every few seconds, not at
         # every poll of the chain (the settler's own deadlines are minutes away, never seconds).
         self._settle_interval = settle_interval
         self._next_settle = 0.0

@@ -6,14 +6,18 @@ import re
 import threading
 import time
 
-from app.core.errors import InvalidInput, UnknownToken
+from app.core import access
+from app.core.access import Access, AccessModel
+from app.core.errors import InvalidInput, UnknownResource, UnknownToken
 from app.core.types import UINT128_MAX, Address
 from app.services.clock import Clock
+from app.store import access as holdings
 from app.store import catalog
 from app.store.catalog import Resource, Token
 from app.store.database import Database
 
 _RESOURCE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}")
+MAX_PASS_SECONDS = 366 * 24 * 3600  # a year: a longer pass is a purchase
 
 
 class Resources:
@@ -78,6 +82,17 @@ class Catalog:
         with self._db.read() as conn:
             return catalog.list_resources(conn, payee=payee, after=after, limit=limit)
 
+    def access(self, payer: Address, resource_id: str) -> tuple[Resource, Access]:
+        """The resource and what `payer` holds of it now (app.core.access)."""
+        with self._db.read() as conn:
+            resource = catalog.get_resource(conn, resource_id)
+            if resource is None:
+                raise UnknownResource(f"no resource {resource_id!r}", resource=resource_id)
+            latest = None
+            if resource.access is not AccessModel.PER_USE:
+                latest = holdings.latest_receipt(conn, payer, resource_id)
+        return resource, access.access(resource.access, resource.pass_seconds, latest, self._clock())
+
     def save(
         self,
         creator: Address,
@@ -86,15 +101,22 @@ class Catalog:
         price: int,
         title: str,
         description: str = "",
+        access_model: AccessModel = AccessModel.PER_USE,
+        pass_seconds: int = 0,
     ) -> Resource:
         """Lists a resource (or updates the creator's own listing). A resource id belongs to the
-        creator who listed it first."""
+        creator who listed it first. A TIME_PASS lasts 1 second to a year; other models take no
+        `pass_seconds`."""
         if not _RESOURCE_ID.fullmatch(resource_id):
             raise InvalidInput("a resource id is 1-128 characters: letters, digits and . _ : / -")
         if not 0 < price <= UINT128_MAX:
             raise InvalidInput(f"price must be between 1 and 2^128-1 base units, got {price}")
         if not title.strip() or len(title) > 200 or len(description) > 5000:
             raise InvalidInput("a title is 1-200 characters and a description at most 5000")
+        if access_model is AccessModel.TIME_PASS and not 0 < pass_seconds <= MAX_PASS_SECONDS:
+            raise InvalidInput(f"a time pass lasts 1 to {MAX_PASS_SECONDS} seconds, got {pass_seconds}")
+        if access_model is not AccessModel.TIME_PASS and pass_seconds != 0:
+            raise InvalidInput("passSeconds is only for a TIME_PASS")
         with self._db.transaction() as conn:
             if token not in {t.address for t in catalog.list_tokens(conn) if t.allowed}:
                 raise UnknownToken(f"token {token} is not accepted by the hub")
@@ -110,6 +132,8 @@ class Catalog:
                 description=description,
                 active=True,
                 created_at=existing.created_at if existing else self._clock(),
+                access=access_model,
+                pass_seconds=pass_seconds,
             )
             catalog.save_resource(conn, resource)
         if self._resources is not None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
-from app.core import ledger
+from app.core import access, ledger
 from app.core.eip712 import Acknowledgement, Domain, PayerVoucher, digest, entries_hash
 from app.core.errors import (
     BadSignature,
@@ -39,6 +39,7 @@ from app.core.types import Address
 from app.services.catalog import Resources
 from app.services.committer import GroupCommitter
 from app.services.events import EventBus
+from app.store import access as holdings
 from app.store import catalog, idempotency, payments
 from app.store.catalog import Resource
 from app.store.database import Database
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 
 Acknowledge = Callable[[bytes], bytes]
 """(the Acknowledgement's EIP-712 digest) -> the operator's signature of it."""
+Held = dict[tuple[Address, str], tuple[str, int] | None]
+"""(payer, resource id) -> its latest receipt (id, accepted at), for resources not paid per use."""
 
 # Lanes are BigInteger columns: the server hands out small numbers.
 MAX_STORED_LANE = 2**63 - 1
@@ -203,10 +206,13 @@ class Payments:
                 )  # fmt: skip
                 chain_now = max(payments.chain_time(conn) or 0, now)
                 replays = idempotency.find_many(conn, wanted_keys)
+                held: Held = {key: holdings.latest_receipt(conn, *key) for key in {
+                    (i.request.voucher.payer, i.resource.id)
+                    for i in items if i.resource.access is not access.AccessModel.PER_USE}}  # fmt: skip
                 saved: list[tuple[str, str, bytes, str]] = []
                 for job in jobs:
                     try:
-                        results.append(self._decide(conn, group, job, replays, saved, now, chain_now))
+                        results.append(self._decide(conn, group, job, replays, saved, held, now, chain_now))
                     except Refusal as refusal:
                         results.append(refusal)
                 payments.write_group(conn, group, now)
@@ -224,6 +230,7 @@ class Payments:
         job: _Job,
         replays: dict[tuple[str, str], tuple[bytes, str]],
         saved: list[tuple[str, str, bytes, str]],
+        held: Held,
         now: int,
         chain_now: int,
     ) -> Receipt:
@@ -239,13 +246,13 @@ class Payments:
                         f"idempotency key {job.idempotency_key!r} was used for a different voucher"
                     )
                 return self._receipt(conn, group, stored_id)
-        receipt = self._accept(group, item, now, chain_now)
+        receipt = self._accept(group, item, held, now, chain_now)
         if job.idempotency_key is not None:
             replays[(scope, job.idempotency_key)] = (job.fingerprint, receipt.id)
             saved.append((scope, job.idempotency_key, job.fingerprint, receipt.id))
         return receipt
 
-    def _accept(self, group: Group, item: _Verified, now: int, chain_now: int) -> Receipt:
+    def _accept(self, group: Group, item: _Verified, held: Held, now: int, chain_now: int) -> Receipt:
         voucher = item.request.voucher
         rid = receipt_id(item.digest)
         existing = group.receipts.get(rid) or next((r for r in group.new_receipts if r.id == rid), None)
@@ -275,6 +282,9 @@ class Payments:
                     "the signature is malformed, or signed by neither the payer nor a session key "
                     "with a grant for this lane: authorise the key first"
                 )
+        # After the signer is known to speak for the payer: the refusal then proves the payer holds
+        # it (the paywall serves it on that proof).
+        _refuse_if_held(item, held, now)
         if lane.blocked in _DEAD:
             raise SignerNotAuthorized(
                 f"the chain can no longer pay lane {voucher.lane} ({lane.blocked}): ask voucherToSign "
@@ -337,6 +347,8 @@ class Payments:
         if lane.oldest_unclaimed_at is None:
             lane.oldest_unclaimed_at = now
         group.new_receipts.append(receipt)
+        if item.resource.access is not access.AccessModel.PER_USE:
+            held[(voucher.payer, item.resource.id)] = (rid, now)  # a second pay in this group sees it
         return receipt
 
     def _receipt(self, conn: Connection, group: Group, receipt_id_: str) -> Receipt:
@@ -346,6 +358,16 @@ class Payments:
         stored = payments.get_receipt(conn, receipt_id_)
         assert stored is not None  # saved in the same transaction as its receipt
         return stored
+
+
+def _refuse_if_held(item: _Verified, held: Held, now: int) -> None:
+    """A purchase owned, or a time pass running, is never charged again: checked under the payer's
+    lock, so two pays for it at once cannot both pass."""
+    resource = item.resource
+    if resource.access is not access.AccessModel.PER_USE:
+        latest = held[(item.request.voucher.payer, resource.id)]
+        now_held = access.access(resource.access, resource.pass_seconds, latest, now)
+        access.check_not_owned(resource.id, now_held)
 
 
 def _scope(payer: Address) -> str:

@@ -29,6 +29,7 @@ from app.services.exits import Exits
 from app.services.indexer import Indexer
 from app.services.leadership import FileLeadership, Leadership, PostgresLeadership
 from app.services.payments import Payments
+from app.services.profiles import Profiles
 from app.services.relay import Relay
 from app.services.session_keys import SessionKeys
 from app.services.settler import SettlePolicy, Settler
@@ -52,6 +53,7 @@ class Services:
     session_keys: SessionKeys
     accounts: Accounts
     catalog: Catalog
+    profiles: Profiles
     auth: Auth
     typed_data: TypedData
     indexer: Indexer
@@ -174,8 +176,9 @@ def build(settings: Settings, clock: Clock = system_clock) -> Services:
         session_keys=SessionKeys(db, domain, clock, settings.settle_margin),
         accounts=Accounts(db),
         catalog=Catalog(db, clock, resources),
+        profiles=Profiles(db, clock),
         auth=Auth(db, clock, settings.public_url, chain_id, settings.nonce_ttl, settings.session_ttl),
-        typed_data=TypedData(db, domain, token_domain, hub.permit_nonce),
+        typed_data=TypedData(db, domain, token_domain, hub.permit_nonce, clock),
         indexer=Indexer(db, hub, bus, clock, start_block, settings.confirmations),
         relay=Relay(transactions),
         transactions=transactions,

@@ -187,13 +187,20 @@ class Settler:
             if lane.payer not in balances:
                 balances[lane.payer] = self._hub.balance_of(lane.payer, token)
             grant = block.grant.grant if block.grant is not None else None
+            # Signatures were checked when the vouchers were accepted; what time can still change is
+            # a revocation taking effect, of the grant's key or of a key the payer authorised on chain.
+            authorized_revoked = False
+            if grant is None and lane.signer != lane.payer:
+                revoked_at = self._hub.revoked_at(lane.payer, lane.signer)
+                authorized_revoked = revoked_at != 0 and chain_now >= revoked_at
             facts = ledger.BlockFacts(
                 previous=block.previous,
                 voucher=block.voucher,
                 acknowledged=True,  # the operator sends it
-                payer_signed=grant is None,  # signatures were checked when the vouchers were accepted
+                payer_signed=grant is None and not authorized_revoked,
                 grant=grant,
                 grant_valid=True,
+                signer_revoked=authorized_revoked,
             )
             chain = ledger.ChainLane(
                 claimed=block.previous if commitment == expected else _NOT_PREVIOUS,

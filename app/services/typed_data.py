@@ -9,10 +9,12 @@ from typing import Any
 
 from eth_hash.auto import keccak
 
-from app.core import ledger
+from app.core import access, ledger
 from app.core.eip712 import EIP712_DOMAIN_FIELDS, Domain, Entries, PayerVoucher, SessionGrant, typed_data
 from app.core.errors import LaneFull, SignerNotAuthorized, UnknownResource, UnknownToken
 from app.core.types import Address
+from app.services.clock import Clock
+from app.store import access as holdings
 from app.store import catalog, payments
 from app.store.catalog import Resource
 from app.store.database import Database
@@ -49,8 +51,14 @@ class VoucherToSign:
 
 class TypedData:
     def __init__(
-        self, db: Database, domain: Domain, token_domain: TokenDomainLookup, token_nonce: TokenNonceLookup
+        self,
+        db: Database,
+        domain: Domain,
+        token_domain: TokenDomainLookup,
+        token_nonce: TokenNonceLookup,
+        clock: Clock,
     ) -> None:
+        self._clock = clock
         self._db = db
         self._domain = domain
         self._token_domain = token_domain
@@ -61,11 +69,16 @@ class TypedData:
     ) -> VoucherToSign:
         """The next voucher to pay for `resource_id`: the lane's last accepted vector with the
         resource's payee raised by its price. On the key's lane when `signer` is a session key with
-        a grant, else on the payer's wallet lane (a fresh one when the current one is full)."""
+        a grant, else on the payer's wallet lane (a fresh one when the current one is full).
+        Refuses ALREADY_OWNED for a purchase the payer owns or a time pass that still runs."""
         with self._db.read() as conn:
             resource = catalog.get_resource(conn, resource_id)
             if resource is None or not resource.active:
                 raise UnknownResource(f"no resource {resource_id!r} is for sale", resource=resource_id)
+            if resource.access is not access.AccessModel.PER_USE:
+                latest = holdings.latest_receipt(conn, payer, resource_id)
+                held = access.access(resource.access, resource.pass_seconds, latest, self._clock())
+                access.check_not_owned(resource_id, held)
             if signer is None or payments.speaks_for(conn, payer, signer):
                 lane = payments.wallet_lane(conn, payer, resource.token, resource.payee, signer)
             else:

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, select, update
 
+from app.core.access import AccessModel
 from app.core.types import Address
 from app.store.tables import resources, tokens
 
@@ -21,6 +22,8 @@ class Resource:
     description: str
     active: bool
     created_at: int
+    access: AccessModel = AccessModel.PER_USE
+    pass_seconds: int = 0  # how long one payment gives a TIME_PASS
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,8 @@ def save_resource(conn: Connection, resource: Resource) -> None:
         "title": resource.title,
         "description": resource.description,
         "active": resource.active,
+        "access": resource.access.value,
+        "pass_seconds": resource.pass_seconds,
     }
     if conn.execute(select(resources.c.id).where(resources.c.id == resource.id)).first():
         conn.execute(update(resources).where(resources.c.id == resource.id).values(**values))
@@ -79,6 +84,8 @@ def _resource(row: Row[Any]) -> Resource:
         description=row.description,
         active=row.active,
         created_at=row.created_at,
+        access=AccessModel(row.access),
+        pass_seconds=row.pass_seconds,
     )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, insert, select, update
 
 from app.core import events as ev
 from app.core import ledger
@@ -21,6 +21,7 @@ from app.core.types import Address
 from app.store.payments import vector_at
 from app.store.tables import (
     accounts,
+    authorized_signers,
     earnings,
     lane_entries,
     lanes,
@@ -48,6 +49,8 @@ def apply(conn: Connection, event: ev.HubEvent) -> None:
         case ev.Withdrawn():
             _add_balance(conn, event.payer, event.token, -event.amount)
             _set_withdrawal(conn, event.payer, event.token, 0, None)
+        case ev.SignerAuthorized():
+            _authorize(conn, event)
         case ev.SignerRevoked():
             _revoke(conn, event)
         case ev.VoucherClaimed():
@@ -286,6 +289,16 @@ def _apply_skip(conn: Connection, event: ev.VoucherSkipped) -> None:
             )
             .values(status=ReceiptStatus.FAILED.value, failure=event.reason.name)
         )  # fmt: skip
+
+
+def _authorize(conn: Connection, event: ev.SignerAuthorized) -> None:
+    key = authorized_signers.c.payer == event.payer, authorized_signers.c.signer == event.signer
+    if conn.execute(select(authorized_signers.c.payer).where(*key)).first() is None:
+        conn.execute(
+            insert(authorized_signers).values(
+                payer=event.payer, signer=event.signer, authorized_at=event.at.timestamp
+            )
+        )
 
 
 def _unblock(conn: Connection, payer: Address, token: Address, reason: ledger.SkipReason) -> None:

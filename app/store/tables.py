@@ -119,6 +119,7 @@ receipts = Table(
     Index("ix_receipts_lane_payee", "payer", "token", "lane", "payee", "lane_seq"),
     Index("ix_receipts_entries_hash", "entries_hash"),
     Index("ix_receipts_payer", "payer", "seq"),
+    Index("ix_receipts_payer_resource", "payer", "resource_id", "seq"),  # what a payer owns
     Index("ix_receipts_payee", "payee", "seq"),
     Index("ix_receipts_status", "status", "seq"),
 )
@@ -177,7 +178,18 @@ resources = Table(
     Column("description", Text, nullable=False),
     Column("active", Boolean, nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    Column("access", String(16), nullable=False, server_default="per_use"),  # app.core.access.AccessModel
+    Column("pass_seconds", BigInteger, nullable=False, server_default="0"),  # TIME_PASS only
     Index("ix_resources_payee", "payee"),
+)
+
+# A creator's name for people, chosen by the creator (setDisplayName); addresses without one have no row.
+creator_profiles = Table(
+    "creator_profiles",
+    metadata,
+    Column("address", ADDRESS, primary_key=True),
+    Column("display_name", String(64), nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
 )
 
 siwe_nonces = Table(

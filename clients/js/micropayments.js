@@ -1,89 +1,103 @@
-// The micropayment hub's client for browsers and Node (>= 20): pay per action with EIP-712
-// vouchers signed by a viem account, a browser wallet or a session key.
+// The micropayment hub's client for browsers and Node (>= 20), protocol v2: pay per action with
+// EIP-712 PayerVouchers signed by a viem account, a browser wallet or a session key.
 //
-//     MicropaymentsError    a refusal (stable `code`, `message`, structured `fields`), an
-//                           error of the API (`extensions.code`), or UNAVAILABLE (no answer)
+//   micropayments.js  the client: requests, subscriptions, the payment and session-key flows
+//   typed-data.js     what it signs, and the checks it makes before signing (pure)
+//   errors.js         MicropaymentsError
 //
 // Amounts are bigints in the token's base units; on the wire they are decimal strings.
 
-import { getAddress, isAddressEqual, keccak256, recoverTypedDataAddress } from "viem";
+import { getAddress, hashTypedData, isAddressEqual, keccak256, recoverTypedDataAddress } from "viem";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
+
+import { MicropaymentsError } from "./errors.js";
+import {
+  ACKNOWLEDGEMENT_TYPES,
+  checkGrantToSign,
+  checkPermit,
+  checkReceiveAuthorization,
+  checkVoucherToSign,
+  MAX_LANE_ENTRIES,
+  entriesOf,
+  hubDomain,
+  raised,
+  voucherPayload,
+  withBigInts,
+} from "./typed-data.js";
+
+export { MicropaymentsError } from "./errors.js";
+export { PAYWALL_SCHEME, createPaywallFetch } from "./paywall.js";
+export {
+  MAX_LANE_ENTRIES,
+  checkGrantToSign,
+  checkVoucherToSign,
+  raised,
+  withBigInts,
+} from "./typed-data.js";
 
 /**
  * @typedef {import("viem").Address} Address
  * @typedef {import("viem").Hex} Hex
  * @typedef {import("viem").LocalAccount} LocalAccount
  * @typedef {import("viem").WalletClient} WalletClient
- *
- * @typedef {{ domain: Record<string, unknown>, types: Record<string, { name: string, type: string }[]>,
- *   primaryType: string, message: Record<string, any> }} TypedData  as the API sends it
- *
- * @typedef {{ payer: Address, token: Address, balance: bigint, pendingWithdrawal: bigint,
- *   withdrawalAvailableAt: number | null, outstanding: bigint, headroom: bigint }} Account
- *
- * @typedef {{ id: string, payer: Address, payee: Address, token: Address, cumulativeAmount: bigint,
- *   price: bigint, purchase: Hex, resourceId: string, signer: Address, signature: Hex,
- *   status: "ACCEPTED" | "CLAIMED" | "PAID_OUT" | "FAILED", createdAt: number, claimTx: Hex | null,
- *   failure: string | null }} Receipt
- *
- * @typedef {{ signer: Address, token: Address, allowance: bigint, outstanding: bigint,
- *   validUntil: number, revokeAt: number | null }} SessionKey
- *
- * @typedef {{ token: string, address: Address, expiresAt: number }} Session
- *
- * @typedef {{ url: string, account: LocalAccount | WalletClient, payer?: Address | (() => Promise<Address>),
- *   fetch?: typeof globalThis.fetch, WebSocket?: any }} Options
+ * @typedef {import("./typed-data.js").TypedData} TypedData
+ * @typedef {import("./typed-data.js").Entry} Entry
  */
-
-/** A refusal or an error of the API, with a stable `code` (e.g. INSUFFICIENT_FUNDS). */
-export class MicropaymentsError extends Error {
-  /**
-   * @param {string} code
-   * @param {string} message
-   * @param {Record<string, unknown>} [fields]
-   */
-  constructor(code, message, fields = {}) {
-    super(message);
-    this.name = "MicropaymentsError";
-    this.code = code;
-    this.fields = fields;
-  }
-}
 
 const REFUSAL = "... on Refusal { code message } ... on Refused { fields }";
 const ACCOUNT = "payer token balance pendingWithdrawal withdrawalAvailableAt outstanding headroom";
-const RECEIPT =
-  "id payer payee token cumulativeAmount price purchase resourceId signer signature status createdAt claimTx failure";
-const SIGNED_VOUCHER = "payer payee token cumulativeAmount purchase signature";
+const ENTRY = "{ payee cumulativeAmount }";
+const SIGNED_VOUCHER = `payer token lane entries ${ENTRY} purchase signature acknowledgement signer`;
+const RECEIPT = `id payer payee token cumulativeAmount price purchase resourceId signer signature status createdAt
+  claimTx failure lane acknowledgement voucher { ${SIGNED_VOUCHER} }`;
+const SESSION_KEY = "payer signer token lane maxTotal spent validUntil revokedAt";
+const TRANSACTION = "chainId to data value description";
 const RELAYED = `__typename ... on RelayedTransaction { txHash nonce } ${REFUSAL}`;
 
 const Q = {
-  voucher: `query Voucher($payer: Address!, $resourceId: String!) {
-    voucherToSign(payer: $payer, resourceId: $resourceId) { typedData }
-    resource(id: $resourceId) { price }
+  config: `query Config { config { chainId hub operator maxLaneEntries withdrawDelay
+    allowedTokens { address symbol name decimals } } }`,
+  voucher: `query VoucherToSign($payer: Address!, $resourceId: String!, $signer: Address, $purchase: Bytes32) {
+    voucherToSign(payer: $payer, resourceId: $resourceId, signer: $signer, purchase: $purchase) {
+      typedData lane previousEntries ${ENTRY}
+      resource { id payee token price title }
+    }
   }`,
   pay: `mutation Pay($input: PayInput!, $key: String) {
     pay(input: $input, idempotencyKey: $key) {
       __typename
       ... on PaymentAccepted { receipt { ${RECEIPT} } }
-      ... on CumulativeMismatch { expected latest { ${SIGNED_VOUCHER} } }
+      ... on CumulativeMismatch { latest { ${SIGNED_VOUCHER} } }
       ... on InsufficientFunds { headroom price }
       ${REFUSAL}
     }
   }`,
   account: `query Account($payer: Address!, $token: Address!) { account(payer: $payer, token: $token) { ${ACCOUNT} } }`,
-  sessionKeys: `query SessionKeys($payer: Address!) {
-    sessionKeys(payer: $payer) { signer token allowance outstanding validUntil revokeAt }
+  sessionKeys: `query SessionKeys($payer: Address!) { sessionKeys(payer: $payer) { ${SESSION_KEY} } }`,
+  lanes: `query Lanes($payer: Address!) {
+    lanes(payer: $payer) { lane token signer entries ${ENTRY} claimedEntries ${ENTRY} outstanding }
   }`,
-  tokens: "query Tokens { config { allowedTokens { address } } }",
-  signerAuthorization: `query SignerAuthorization($payer: Address!, $signer: Address!, $token: Address!,
-      $allowance: Amount!, $validUntil: Timestamp!) {
-    signerAuthorizationToSign(payer: $payer, signer: $signer, token: $token, allowance: $allowance,
-      validUntil: $validUntil) { typedData }
+  grant: `query GrantToSign($payer: Address!, $signer: Address!, $maxTotal: Amount!, $validUntil: Timestamp,
+      $token: Address) {
+    grantToSign(payer: $payer, signer: $signer, maxTotal: $maxTotal, validUntil: $validUntil, token: $token) {
+      typedData
+    }
   }`,
-  registerSessionKey: `mutation RegisterSessionKey($authorization: SignerAuthorizationInput!, $signature: Bytes!,
-      $key: String) {
-    registerSessionKey(authorization: $authorization, signature: $signature, idempotencyKey: $key) { ${RELAYED} }
+  authorize: `mutation AuthorizeSessionKey($grant: SessionGrantInput!, $signature: Bytes!, $key: String) {
+    authorizeSessionKey(grant: $grant, signature: $signature, idempotencyKey: $key) {
+      __typename ... on SessionKey { ${SESSION_KEY} } ${REFUSAL}
+    }
+  }`,
+  revoke: `query Revoke($signer: Address!) { revokeSessionKeyTransaction(signer: $signer) { ${TRANSACTION} } }`,
+  requestWithdrawal: `query RequestWithdrawal($token: Address!, $amount: Amount!) {
+    requestWithdrawalTransaction(token: $token, amount: $amount) { ${TRANSACTION} }
+  }`,
+  cancelWithdrawal: `query CancelWithdrawal($token: Address!) {
+    cancelWithdrawalTransaction(token: $token) { ${TRANSACTION} }
+  }`,
+  withdraw: `query Withdraw($token: Address!) { withdrawTransaction(token: $token) { ${TRANSACTION} } }`,
+  withdrawEarnings: `query WithdrawEarnings($token: Address!, $to: Address!) {
+    withdrawEarningsTransaction(token: $token, to: $to) { ${TRANSACTION} }
   }`,
   permit: `query Permit($owner: Address!, $token: Address!, $amount: Amount!, $deadline: Timestamp!) {
     permitToSign(owner: $owner, token: $token, amount: $amount, deadline: $deadline) { typedData }
@@ -93,12 +107,23 @@ const Q = {
     depositWithPermit(payer: $payer, token: $token, amount: $amount, deadline: $deadline,
       signature: $signature, idempotencyKey: $key) { ${RELAYED} }
   }`,
+  receiveAuthorization: `query ReceiveAuthorization($payer: Address!, $token: Address!, $amount: Amount!,
+      $validAfter: Timestamp!, $validBefore: Timestamp!) {
+    receiveAuthorizationToSign(payer: $payer, token: $token, amount: $amount, validAfter: $validAfter,
+      validBefore: $validBefore) { typedData }
+  }`,
+  depositWithAuthorization: `mutation DepositWithAuthorization($payer: Address!, $token: Address!, $amount: Amount!,
+      $validAfter: Timestamp!, $validBefore: Timestamp!, $nonce: Bytes32!, $signature: Bytes!, $key: String) {
+    depositWithAuthorization(payer: $payer, token: $token, amount: $amount, validAfter: $validAfter,
+      validBefore: $validBefore, nonce: $nonce, signature: $signature, idempotencyKey: $key) { ${RELAYED} }
+  }`,
   signInMessage: "query SignInMessage($address: Address!) { signInMessage(address: $address) }",
   signIn: `mutation SignIn($message: String!, $signature: Bytes!) {
     signIn(message: $message, signature: $signature) {
       __typename ... on Session { token address expiresAt } ${REFUSAL}
     }
   }`,
+  signOut: "mutation SignOut { signOut }",
   receipts: `query Receipts($first: Int!, $after: String) {
     receipts(first: $first, after: $after) { edges { node { ${RECEIPT} } } pageInfo { hasNextPage endCursor } }
   }`,
@@ -111,8 +136,10 @@ const Q = {
  * A client of the micropayment API at `url` (the server, or its /graphql endpoint) that signs
  * with `account`: a viem LocalAccount (privateKeyToAccount, a session key) or a WalletClient
  * (createWalletClient({ transport: custom(window.ethereum) }), with or without an account).
+ * Without `account` it only reads (anything that signs throws NO_ACCOUNT).
  * `payer` is whose money pays, when `account` is one of its session keys.
- * @param {Options} options
+ * @param {import("./micropayments.js").Options} options
+ * @returns {import("./micropayments.js").Micropayments}
  */
 export function createMicropayments(options) {
   const { account } = options;
@@ -126,8 +153,8 @@ export function createMicropayments(options) {
     const { payer } = options;
     return getAddress(typeof payer === "function" ? await payer() : (payer ?? (await signer.address())));
   };
-  /** @type {Promise<Address> | null} */
-  let onlyToken = null;
+  /** @type {Promise<any> | null} */
+  let config = null;
 
   /**
    * @param {string} query
@@ -163,73 +190,104 @@ export function createMicropayments(options) {
     return body.data;
   }
 
-  /** @param {Address | undefined} token */
+  /** The hub's configuration, asked once. */
+  function hubConfig() {
+    config ??= request(Q.config).then(({ config }) => ({
+      ...config,
+      hub: getAddress(config.hub),
+      operator: config.operator ? getAddress(config.operator) : null,
+    }));
+    config.catch(() => {
+      config = null;
+    });
+    return config;
+  }
+
+  /** @param {Address | null | undefined} token  the hub's first allowed token when left out */
   async function tokenOr(token) {
     if (token) return getAddress(token);
-    onlyToken ??= request(Q.tokens).then(({ config }) => {
-      const tokens = config.allowedTokens;
-      if (tokens.length !== 1) {
-        throw new MicropaymentsError("INVALID_INPUT", `the hub lists ${tokens.length} tokens: name one`);
-      }
-      return getAddress(tokens[0].address);
-    });
-    onlyToken.catch(() => {
-      onlyToken = null;
-    });
-    return onlyToken;
+    const [first] = (await hubConfig()).allowedTokens;
+    if (!first) throw new MicropaymentsError("UNKNOWN_TOKEN", "the hub lists no token yet");
+    return getAddress(first.address);
   }
 
-  /**
-   * The voucher signed, as a PayInput.
-   * @param {TypedData} typedData
-   * @param {string} resourceId
-   */
-  async function signVoucher(typedData, resourceId) {
-    const signature = await signer.signTypedData(typedData);
-    const { payer, payee, token, cumulativeAmount, purchase } = typedData.message;
-    return { payer, payee, token, cumulativeAmount: String(cumulativeAmount), purchase, signature, resourceId };
+  async function hub() {
+    const { chainId, hub } = await hubConfig();
+    return { chainId: Number(chainId), hub };
   }
 
-  /** @param {Record<string, unknown>} input */
-  async function submit(input) {
+  /** The session key signing, or null when the payer's own wallet signs. */
+  async function keySigner() {
+    const [address, paying] = await Promise.all([signer.address(), payer()]);
+    return isAddressEqual(address, paying) ? null : address;
+  }
+
+  /** @param {Record<string, unknown>} input @param {Hex} signature */
+  async function submit(input, signature) {
     // The key derives from the signed voucher: resending it can never pay twice.
-    const key = `pay:${keccak256(/** @type {Hex} */ (input.signature))}`;
-    return (await request(Q.pay, { input, key }, { retry: true })).pay;
+    const variables = { input: { ...input, signature }, key: `pay:${keccak256(signature)}` };
+    return (await request(Q.pay, variables, { retry: true })).pay;
   }
 
   /**
-   * Checks a CumulativeMismatch before signing more: the server's latest voucher must be ours
-   * (signed by the payer or one of its session keys), and `expected` its amount plus the price.
+   * The voucher to sign after a CumulativeMismatch, if the server proves its lane moved on: its
+   * latest voucher is of this payer, token and lane, and signed by the payer or one of its keys.
    * @param {any} mismatch
-   * @param {TypedData} typedData  the voucher that was refused
-   * @param {bigint} price
+   * @param {ReturnType<typeof voucherPayload>} refused  the voucher that was refused
    */
-  async function checkMismatch(mismatch, typedData, price) {
+  async function resynchronised(mismatch, refused) {
     const { latest } = mismatch;
-    const refuse = (/** @type {string} */ why) => {
+    const { payer, token, purchase } = refused;
+    const fail = (/** @type {string} */ why) => {
       throw new MicropaymentsError("CUMULATIVE_MISMATCH", `${mismatch.message} (not resynchronised: ${why})`, {
-        expected: mismatch.expected,
         latest,
       });
     };
-    if (!latest) return refuse("the server shows no voucher of this channel to check");
-    const ours = typedData.message;
-    for (const field of ["payer", "payee", "token"]) {
-      if (!isAddressEqual(latest[field], ours[field])) refuse(`its latest voucher has another ${field}`);
+    if (!latest) return fail("the server shows no voucher of this lane to check");
+    if (!isAddressEqual(latest.payer, payer) || !isAddressEqual(latest.token, token)) {
+      return fail("its latest voucher is of another payer or token");
     }
-    if (BigInt(mismatch.expected) !== BigInt(latest.cumulativeAmount) + price) {
-      refuse(`${mismatch.expected} is not ${latest.cumulativeAmount} plus the price ${price}`);
+    if (BigInt(latest.lane) !== refused.lane) return fail(`its latest voucher is on lane ${latest.lane}`);
+    const entries = entriesOf(latest.entries, "the latest voucher's entries");
+    const domain = hubDomain(await hub());
+    const proof = voucherPayload({ ...refused, domain, entries, purchase: latest.purchase });
+    const recovered = await recoverTypedDataAddress({ ...withBigInts(proof.typedData), signature: latest.signature });
+    if (!isAddressEqual(recovered, payer)) {
+      const { sessionKeys } = await request(Q.sessionKeys, { payer });
+      const key = sessionKeys.find((/** @type {any} */ key) => isAddressEqual(key.signer, recovered));
+      if (!key || BigInt(key.lane) !== refused.lane) {
+        return fail(`its latest voucher is signed by ${recovered}, neither the payer nor one of its keys on this lane`);
+      }
     }
-    const recovered = await recoverTypedDataAddress({
-      ...withBigInts(typedData),
-      message: withBigInts({ ...typedData, message: latest }).message,
-      signature: latest.signature,
-    });
-    if (isAddressEqual(recovered, ours.payer)) return;
-    const { sessionKeys } = await request(Q.sessionKeys, { payer: ours.payer });
-    if (!sessionKeys.some((/** @type {any} */ key) => isAddressEqual(key.signer, recovered))) {
-      refuse(`its latest voucher is signed by ${recovered}, neither the payer nor one of its session keys`);
+    const next = raised(entries, refused.payee, refused.price);
+    if (next.length > MAX_LANE_ENTRIES) return fail(`the lane would pay ${next.length} payees`);
+    return voucherPayload({ ...refused, domain, entries: next, purchase });
+  }
+
+  /**
+   * A receipt, once its acknowledgement is checked: the operator's EIP-712 Acknowledgement of the
+   * digest of the voucher that was signed.
+   * @param {any} receipt
+   * @param {ReturnType<typeof voucherPayload>} paid
+   */
+  async function acknowledged(receipt, paid) {
+    const { operator } = await hubConfig();
+    const voucherDigest = hashTypedData(withBigInts(paid.typedData));
+    const by = await recoverTypedDataAddress({
+      domain: { ...paid.typedData.domain, chainId: BigInt(paid.typedData.domain.chainId) },
+      types: ACKNOWLEDGEMENT_TYPES,
+      primaryType: "Acknowledgement",
+      message: { voucherDigest },
+      signature: receipt.acknowledgement,
+    }).catch(() => null);
+    if (!operator || !by || !isAddressEqual(by, operator)) {
+      throw new MicropaymentsError(
+        "UNACKNOWLEDGED",
+        `the receipt's acknowledgement is signed by ${by}, not the operator ${operator}`,
+        { receipt },
+      );
     }
+    return receiptOf(receipt);
   }
 
   /**
@@ -238,8 +296,9 @@ export function createMicropayments(options) {
    * @param {Record<string, unknown>} variables
    * @param {(data: any) => void} onData
    * @param {(error: MicropaymentsError) => void} onError
+   * @param {{ onOpen?: () => void }} [hooks]  onOpen: the server acknowledged the connection
    */
-  function subscribe(query, variables, onData, onError) {
+  function subscribe(query, variables, onData, onError, { onOpen } = {}) {
     const WebSocketImpl = options.WebSocket ?? globalThis.WebSocket;
     if (!WebSocketImpl) {
       throw new MicropaymentsError(
@@ -265,6 +324,7 @@ export function createMicropayments(options) {
       switch (message.type) {
         case "connection_ack":
           send({ id: "1", type: "subscribe", payload: { query, variables } });
+          onOpen?.();
           break;
         case "ping":
           send({ type: "pong" });
@@ -285,7 +345,8 @@ export function createMicropayments(options) {
       }
     });
     socket.addEventListener("close", (/** @type {any} */ event) => {
-      fail(new MicropaymentsError("UNAVAILABLE", `the WebSocket closed (${event.code} ${event.reason ?? ""})`));
+      const code = event.code === 4403 ? "UNAUTHENTICATED" : "UNAVAILABLE";
+      fail(new MicropaymentsError(code, `the WebSocket closed (${event.code} ${event.reason ?? ""})`));
     });
     return () => {
       if (done) return;
@@ -295,115 +356,135 @@ export function createMicropayments(options) {
     };
   }
 
-  const client = {
-    /** The address whose money pays. */
-    payer,
+  /** @param {string} query @param {Record<string, unknown>} variables @returns {Promise<any>} */
+  async function transaction(query, variables) {
+    const data = await request(query, variables);
+    return transactionOf(Object.values(data)[0]);
+  }
 
-    /**
-     * Pays for one action on `resourceId`; resynchronises once if another client of the same
-     * payer paid meanwhile. Throws MicropaymentsError with the refusal's code.
-     * @param {string} resourceId
-     * @returns {Promise<Receipt>}
-     */
-    async pay(resourceId) {
-      const address = await payer();
-      const data = await request(Q.voucher, { payer: address, resourceId });
-      /** @type {TypedData} */
-      const typedData = data.voucherToSign.typedData;
-      if (!isAddressEqual(typedData.message.payer, address)) {
-        throw new MicropaymentsError("INVALID_INPUT", `the server's voucher is for ${typedData.message.payer}`);
-      }
-      const price = BigInt(data.resource.price);
-      let result = await submit(await signVoucher(typedData, resourceId));
+  /** @type {import("./micropayments.js").Micropayments} */
+  const client = {
+    payer,
+    signer: () => signer.address(),
+    request,
+    subscribe,
+    config: hubConfig,
+
+    async pay(resourceId, { maxPrice, purchase } = {}) {
+      const [address, key, hubOf] = await Promise.all([payer(), keySigner(), hub()]);
+      const { voucherToSign } = await request(Q.voucher, {
+        payer: address,
+        resourceId,
+        signer: key,
+        purchase: purchase ?? null,
+      });
+      const expected = { payer: address, resourceId, hub: hubOf, maxPrice: maxPrice === undefined ? undefined : BigInt(maxPrice) };
+      let voucher = checkVoucherToSign(voucherToSign, expected);
+      let result = await submit(voucher.input, await signer.signTypedData(voucher.typedData));
       if (result.__typename === "CumulativeMismatch") {
-        await checkMismatch(result, typedData, price);
-        const resync = { ...typedData, message: { ...typedData.message, cumulativeAmount: result.expected } };
-        result = await submit(await signVoucher(resync, resourceId));
+        voucher = await resynchronised(result, voucher);
+        result = await submit(voucher.input, await signer.signTypedData(voucher.typedData));
       }
-      if (result.__typename === "PaymentAccepted") return receiptOf(result.receipt);
+      if (result.__typename === "PaymentAccepted") return acknowledged(result.receipt, voucher);
       throw refusalError(result);
     },
 
-    /**
-     * The payer's money in `token` (by default the hub's only token), as the server sees it.
-     * @param {Address} [token]
-     * @returns {Promise<Account>}
-     */
     async account(token) {
       const data = await request(Q.account, { payer: await payer(), token: await tokenOr(token) });
       return accountOf(data.account);
     },
 
-    /**
-     * The payer's session keys, as registered on chain.
-     * @returns {Promise<SessionKey[]>}
-     */
     async sessionKeys() {
       const { sessionKeys } = await request(Q.sessionKeys, { payer: await payer() });
-      return sessionKeys.map((/** @type {any} */ key) => ({
-        ...key,
-        allowance: BigInt(key.allowance),
-        outstanding: BigInt(key.outstanding),
+      return sessionKeys.map(sessionKeyOf);
+    },
+
+    async lanes() {
+      const { lanes } = await request(Q.lanes, { payer: await payer() });
+      return lanes.map((/** @type {any} */ lane) => ({
+        ...lane,
+        lane: BigInt(lane.lane),
+        entries: lane.entries.map(entryOf),
+        claimedEntries: lane.claimedEntries.map(entryOf),
+        outstanding: BigInt(lane.outstanding),
       }));
     },
 
-    /**
-     * Authorises a fresh session key to pay up to `allowance` until `validUntil` (unix seconds),
-     * relayed by the server (no gas). The key pays once the server has indexed the relay
-     * (see sessionKeys()). Keep `privateKey` secret: it spends the payer's money.
-     * @param {{ allowance: bigint | number | string, validUntil: number | bigint, token?: Address }} params
-     */
-    async authorizeSessionKey({ allowance, validUntil, token }) {
+    async authorizeSessionKey({ maxTotal, validUntil, token }) {
       const address = await payer();
-      if (!isAddressEqual(address, await signer.address())) {
-        throw new MicropaymentsError("FORBIDDEN", "only the payer itself can authorise a session key");
+      if (await keySigner()) {
+        throw new MicropaymentsError("WALLET_KEY_REQUIRED", "only the payer's own wallet can authorise a session key");
       }
       const privateKey = generatePrivateKey();
       const sessionKey = privateKeyToAccount(privateKey).address;
-      const data = await request(Q.signerAuthorization, {
+      const cap = BigInt(maxTotal);
+      const until = validUntil === undefined || validUntil === null ? undefined : Number(validUntil);
+      const pinned = token ? getAddress(token) : undefined;
+      const { grantToSign } = await request(Q.grant, {
         payer: address,
         signer: sessionKey,
-        token: await tokenOr(token),
-        allowance: String(allowance),
-        validUntil: Number(validUntil),
+        maxTotal: String(cap),
+        validUntil: until ?? null,
+        token: pinned ?? null,
       });
-      /** @type {TypedData} */
-      const typedData = data.signerAuthorizationToSign.typedData;
-      const signature = await signer.signTypedData(typedData);
-      const m = typedData.message;
-      const authorization = Object.fromEntries(
-        ["payer", "signer", "token", "allowance", "validUntil", "nonce"].map((name) => [name, String(m[name])]),
-      );
-      const { registerSessionKey } = await request(
-        Q.registerSessionKey,
-        { authorization, signature, key: `session-key:${keccak256(signature)}` },
+      const checked = checkGrantToSign(grantToSign.typedData, {
+        payer: address,
+        signer: sessionKey,
+        maxTotal: cap,
+        validUntil: until,
+        token: pinned ?? (await tokenOr(undefined)),
+        hub: await hub(),
+      });
+      const signature = await signer.signTypedData(checked.typedData);
+      const { authorizeSessionKey: result } = await request(
+        Q.authorize,
+        { grant: checked.grant, signature, key: `grant:${keccak256(signature)}` },
         { retry: true },
       );
-      const { txHash } = relayed(registerSessionKey);
-      return { sessionKey, privateKey, txHash, client: client.withSessionKey(privateKey) };
+      if (result.__typename !== "SessionKey") throw refusalError(result);
+      return { sessionKey, privateKey, grant: sessionKeyOf(result), client: client.withSessionKey(privateKey) };
     },
 
-    /**
-     * A client of the same payer that signs with a session key (no wallet prompts).
-     * @param {Hex} privateKey
-     */
     withSessionKey(privateKey) {
       return createMicropayments({ ...options, account: privateKeyToAccount(privateKey), payer });
     },
 
-    /**
-     * Deposits `amount` of `token` from the payer's wallet with an EIP-2612 permit the server
-     * relays (no gas). `deadline` (unix seconds) defaults to an hour from now.
-     * @param {Address} token
-     * @param {bigint | number | string} amount
-     * @param {{ deadline?: number | bigint }} [opts]
-     */
+    revokeSessionKeyTransaction: (signerAddress) => transaction(Q.revoke, { signer: getAddress(signerAddress) }),
+
+    async requestWithdrawalTransaction(amount, token) {
+      return transaction(Q.requestWithdrawal, { token: await tokenOr(token), amount: String(amount) });
+    },
+
+    async cancelWithdrawalTransaction(token) {
+      return transaction(Q.cancelWithdrawal, { token: await tokenOr(token) });
+    },
+
+    async withdrawTransaction(token) {
+      return transaction(Q.withdraw, { token: await tokenOr(token) });
+    },
+
+    async withdrawEarningsTransaction(to, token) {
+      const recipient = getAddress(to ?? (await signer.address()));
+      return transaction(Q.withdrawEarnings, { token: await tokenOr(token), to: recipient });
+    },
+
+    async sendTransaction(tx) {
+      return signer.sendTransaction(tx);
+    },
+
     async depositWithPermit(token, amount, { deadline } = {}) {
       const owner = await signer.address();
       const until = Number(deadline ?? Math.floor(Date.now() / 1000) + 3600);
-      const terms = { token: getAddress(token), amount: String(amount), deadline: until };
+      const terms = { token: await tokenOr(token), amount: String(amount), deadline: until };
       const { permitToSign } = await request(Q.permit, { owner, ...terms });
-      const signature = await signer.signTypedData(permitToSign.typedData);
+      const typedData = checkPermit(permitToSign.typedData, {
+        owner,
+        token: terms.token,
+        amount: BigInt(amount),
+        deadline: until,
+        hub: await hub(),
+      });
+      const signature = await signer.signTypedData(typedData);
       const { depositWithPermit } = await request(
         Q.depositWithPermit,
         { payer: owner, ...terms, signature, key: `permit:${keccak256(signature)}` },
@@ -412,11 +493,31 @@ export function createMicropayments(options) {
       return relayed(depositWithPermit);
     },
 
-    /**
-     * Signs in with Sign-In with Ethereum (personal_sign); later requests and subscriptions of
-     * this client carry the session.
-     * @returns {Promise<Session>}
-     */
+    async depositWithAuthorization(token, amount, { validAfter, validBefore } = {}) {
+      const from = await signer.address();
+      const now = Math.floor(Date.now() / 1000);
+      const terms = {
+        token: await tokenOr(token),
+        amount: String(amount),
+        validAfter: Number(validAfter ?? 0),
+        validBefore: Number(validBefore ?? now + 3600),
+      };
+      const { receiveAuthorizationToSign } = await request(Q.receiveAuthorization, { payer: from, ...terms });
+      const typedData = checkReceiveAuthorization(receiveAuthorizationToSign.typedData, {
+        payer: from,
+        token: terms.token,
+        amount: BigInt(amount),
+        hub: await hub(),
+      });
+      const signature = await signer.signTypedData(typedData);
+      const { depositWithAuthorization } = await request(
+        Q.depositWithAuthorization,
+        { payer: from, ...terms, nonce: typedData.message.nonce, signature, key: `eip3009:${keccak256(signature)}` },
+        { retry: true },
+      );
+      return relayed(depositWithAuthorization);
+    },
+
     async signIn() {
       const address = await signer.address();
       const { signInMessage } = await request(Q.signInMessage, { address });
@@ -427,11 +528,15 @@ export function createMicropayments(options) {
       return signIn;
     },
 
-    /**
-     * The signed-in payer's receipts, newest first, a page at a time.
-     * @param {{ first?: number, after?: string | null }} [page]
-     * @returns {Promise<{ receipts: Receipt[], hasNextPage: boolean, endCursor: string | null }>}
-     */
+    useSession(token) {
+      sessionToken = token;
+    },
+
+    async signOut() {
+      if (sessionToken) await request(Q.signOut).catch(() => null);
+      sessionToken = null;
+    },
+
     async receipts({ first = 20, after = null } = {}) {
       const { receipts } = await request(Q.receipts, { first, after });
       return {
@@ -440,15 +545,6 @@ export function createMicropayments(options) {
       };
     },
 
-    /**
-     * Calls `onChange` with the payer's account now, then after every change to it, until the
-     * returned function is called. Needs a WebSocket: global in browsers and Node >= 22;
-     * on Node 20 pass one as the WebSocket option (or run node with --experimental-websocket).
-     * @param {Address | undefined} token
-     * @param {(account: Account) => void} onChange
-     * @param {(error: MicropaymentsError) => void} [onError]
-     * @returns {Promise<() => void>}
-     */
     async watchAccount(token, onChange, onError = () => {}) {
       const variables = { payer: await payer(), token: await tokenOr(token) };
       return subscribe(Q.accountChanged, variables, (data) => onChange(accountOf(data.accountChanged)), onError);
@@ -459,15 +555,24 @@ export function createMicropayments(options) {
 
 /**
  * How to sign with either a LocalAccount or a WalletClient (JSON-RPC / EIP-1193 wallets).
- * @param {LocalAccount | WalletClient} account
+ * @param {LocalAccount | WalletClient | null | undefined} account
  */
 function signerOf(account) {
+  if (account === undefined || account === null) {
+    const none = async () => {
+      throw new MicropaymentsError("NO_ACCOUNT", "this client has no account to sign with");
+    };
+    return { address: none, signTypedData: none, signMessage: none, sendTransaction: none };
+  }
   const local = /** @type {LocalAccount} */ (account);
   if (local?.type === "local") {
     return {
       address: async () => local.address,
       signTypedData: (/** @type {TypedData} */ typedData) => local.signTypedData(withBigInts(typedData)),
       signMessage: (/** @type {string} */ message) => local.signMessage({ message }),
+      sendTransaction: async () => {
+        throw new MicropaymentsError("NOT_SUPPORTED", "a local account sends no transactions: use a WalletClient");
+      },
     };
   }
   const wallet = /** @type {WalletClient} */ (account);
@@ -491,45 +596,38 @@ function signerOf(account) {
     });
     return resolved;
   };
+  const address = async () => {
+    const which = await walletAccount();
+    return getAddress(typeof which === "string" ? which : which.address);
+  };
   return {
-    address: async () => {
-      const which = await walletAccount();
-      return getAddress(typeof which === "string" ? which : which.address);
-    },
+    address,
     signTypedData: async (/** @type {TypedData} */ typedData) =>
       wallet.signTypedData({ account: await walletAccount(), ...withBigInts(typedData) }),
     signMessage: async (/** @type {string} */ message) =>
       wallet.signMessage({ account: await walletAccount(), message }),
+    sendTransaction: async (/** @type {any} */ tx) =>
+      /** @type {Promise<Hex>} */ (
+        wallet.request(/** @type {any} */ ({
+          method: "eth_sendTransaction",
+          params: [
+            {
+              from: await address(),
+              to: tx.to,
+              data: tx.data,
+              value: `0x${BigInt(tx.value ?? 0).toString(16)}`,
+              ...(tx.chainId ? { chainId: `0x${Number(tx.chainId).toString(16)}` } : {}),
+            },
+          ],
+        }))
+      ),
   };
 }
 
-/**
- * The typed data with its integers as bigints, which viem needs (the API sends decimal strings).
- * @param {TypedData} typedData
- * @returns {any}
- */
-export function withBigInts(typedData) {
-  const { types } = typedData;
-  /** @type {(type: string, value: any) => any} */
-  const convert = (type, value) => {
-    if (type.endsWith("]")) return value.map((/** @type {any} */ item) => convert(type.replace(/\[\d*\]$/, ""), item));
-    if (types[type]) {
-      return Object.fromEntries(types[type].map((field) => [field.name, convert(field.type, value[field.name])]));
-    }
-    return /^u?int\d*$/.test(type) ? BigInt(value) : value;
-  };
-  const domain = { ...typedData.domain };
-  if (domain.chainId !== undefined) domain.chainId = BigInt(/** @type {any} */ (domain.chainId));
-  const { EIP712Domain: _, ...messageTypes } = types;
-  return {
-    domain,
-    types: messageTypes,
-    primaryType: typedData.primaryType,
-    message: convert(typedData.primaryType, typedData.message),
-  };
-}
+/** @param {any} entry @returns {Entry} */
+const entryOf = (entry) => ({ payee: getAddress(entry.payee), cumulativeAmount: BigInt(entry.cumulativeAmount) });
 
-/** @param {any} account @returns {Account} */
+/** @param {any} account */
 function accountOf(account) {
   return {
     ...account,
@@ -540,9 +638,29 @@ function accountOf(account) {
   };
 }
 
-/** @param {any} receipt @returns {Receipt} */
+/** @param {any} key */
+function sessionKeyOf(key) {
+  return { ...key, lane: BigInt(key.lane), maxTotal: BigInt(key.maxTotal), spent: BigInt(key.spent) };
+}
+
+/** @param {any} receipt */
 function receiptOf(receipt) {
-  return { ...receipt, cumulativeAmount: BigInt(receipt.cumulativeAmount), price: BigInt(receipt.price) };
+  return {
+    ...receipt,
+    cumulativeAmount: BigInt(receipt.cumulativeAmount),
+    price: BigInt(receipt.price),
+    lane: receipt.lane === undefined ? undefined : BigInt(receipt.lane),
+    voucher: receipt.voucher && {
+      ...receipt.voucher,
+      lane: BigInt(receipt.voucher.lane),
+      entries: receipt.voucher.entries.map(entryOf),
+    },
+  };
+}
+
+/** @param {any} tx */
+function transactionOf(tx) {
+  return { ...tx, to: getAddress(tx.to), value: BigInt(tx.value) };
 }
 
 /** @param {any} result */

@@ -19,7 +19,7 @@ interface IMicropaymentHub {
         uint256 cumulativeAmount;
     }
 
-    /// @notice What a payer (or its session key) signs for each action. `entries` are strictly
+    /// @notice What a payer (or a key it authorized, or its session key) signs for each action. `entries` are strictly
     /// ascending by payee, every amount > 0 and < 2^128, at most MAX_LANE_ENTRIES of them.
     struct PayerVoucher {
         address payer;
@@ -29,7 +29,7 @@ interface IMicropaymentHub {
         bytes32 purchase;
     }
 
-    /// @notice Signed once by the payer, no transaction: `signer` may sign the payer's vouchers in
+    /// @notice Signed once by the payer (or a key it authorized), no transaction: `signer` may sign the payer's vouchers in
     /// `token` on `lane` while `block.timestamp <= validUntil` and the vector's sum is <= `maxTotal`.
     struct SessionGrant {
         address payer;
@@ -60,10 +60,12 @@ interface IMicropaymentHub {
         PreviousMismatch, // the `previous` vector does not hash to the lane's commitment
         NothingDue, // every `next` equals its `previous`
         NotAcknowledged, // sent by someone else than the operator without the current operator's acknowledgement
-        BadSignature, // neither the payer signed the voucher nor is there a grant in the block
-        GrantInvalid, // the grant is not the payer's for this token and lane, or its signer did not sign
+        BadSignature, // neither the payer nor a key it authorized signed the voucher, and no grant in the block
+        GrantInvalid, // the grant is not signed by the payer (or a key it authorized, unrevoked) for this
+        // token and lane, or its signer did not sign the voucher
         SignerExpired, // block.timestamp > the grant's validUntil
-        SignerRevoked, // the payer's revocation of the grant's signer has taken effect
+        SignerRevoked, // the payer's revocation of the grant's signer (or, without a grant, of the
+        // authorized key that signed the voucher) has taken effect
         CapExceeded, // the vector's sum is above the grant's maxTotal
         InsufficientBalance // the block's total delta is above the payer's balance
     }
@@ -81,11 +83,15 @@ interface IMicropaymentHub {
     event WithdrawalCancelled(address indexed payer, address indexed token);
     /// @notice `payer` withdrew `amount` (min of requested and balance) to itself.
     event Withdrawn(address indexed payer, address indexed token, uint256 amount);
-    /// @notice Grants of `signer` by `payer` stop counting from `effectiveAt` (never postponed).
+    /// @notice `payer` authorized the ECDSA key `signer` to sign its vouchers and grants with its full
+    /// authority, until a revocation takes effect (see authorizeSigner).
+    event SignerAuthorized(address indexed payer, address indexed signer);
+    /// @notice Grants of `signer` by `payer`, and its authorization if any, stop counting from
+    /// `effectiveAt` (never postponed).
     event SignerRevoked(address indexed payer, address indexed signer, uint256 effectiveAt);
     /// @notice A claim block moved `payer`'s `lane` to the vector hashing to `entriesHash`, paying
     /// `amount` (the sum of its deltas) from the payer's balance. `signer` signed the voucher: the payer,
-    /// or a session key under a grant.
+    /// a key the payer authorized on chain, or a session key under a grant.
     event VoucherClaimed(
         address indexed payer,
         address indexed token,
@@ -125,7 +131,8 @@ interface IMicropaymentHub {
     error AmountTooLarge(uint256 amount);
     /// @notice The hub received `received` instead of `expected`: fee-on-transfer tokens are refused.
     error TransferAmountMismatch(uint256 expected, uint256 received);
-    /// @notice The permit failed and the allowance it should have set is below `amount`.
+    /// @notice The permit failed and the allowance it should have set is below `amount`; or the permit
+    /// failed and the caller is neither the payer nor the operator (`allowance` is then 0, not read).
     error PermitFailed(uint256 allowance, uint256 amount);
     /// @notice Requested `requested` with only `balance` available.
     error InsufficientBalance(uint256 balance, uint256 requested);
@@ -137,10 +144,14 @@ interface IMicropaymentHub {
     error InvalidRecipient();
     /// @notice The fee exceeds the hard cap `maxFeeBps`.
     error FeeTooHigh(uint256 feeBps, uint256 maxFeeBps);
-    /// @notice The withdrawal delay is above MAX_WITHDRAW_DELAY.
+    /// @notice The withdrawal delay is below MIN_WITHDRAW_DELAY or above MAX_WITHDRAW_DELAY.
     error InvalidWithdrawDelay(uint256 delay);
     /// @notice The operator may not be the zero address.
     error InvalidOperator();
+    /// @notice The zero address cannot be authorized as a signer.
+    error InvalidSigner();
+    /// @notice `signer` was revoked (effective at `revokedAt`): a revocation is final, it cannot be authorized again.
+    error SignerAlreadyRevoked(address signer, uint256 revokedAt);
     /// @notice The claim data is cut short, has a payee table of 0 entries, or a block's flags have bits
     /// other than 1 and 2. `offset` is where in `data` the field that could not be read starts.
     error MalformedClaim(uint256 offset);
@@ -155,9 +166,9 @@ interface IMicropaymentHub {
     function depositFor(address payer, address token, uint256 amount) external;
 
     /// @notice Relays an EIP-2612 permit signed by `payer` for this hub, then deposits `amount` from `payer`.
-    /// @dev Safe against a front-run permit: if the permit call fails, the deposit still goes ahead when the
-    /// allowance already covers `amount`. Warning: anyone can therefore move up to `amount` of an existing
-    /// allowance into the payer's own balance; do not leave a standing allowance to the hub.
+    /// @dev Safe against a front-run permit: if the permit call fails and the caller is the payer or the
+    /// operator, the deposit still goes ahead when the allowance already covers `amount`. Anyone else gets
+    /// PermitFailed, so a stranger cannot sweep a payer's standing allowance into the hub.
     function depositWithPermit(
         address payer,
         address token,
@@ -203,8 +214,18 @@ interface IMicropaymentHub {
 
     // ---------------------------------------------------------- session keys
 
-    /// @notice Revokes every grant the caller gave `signer`, effective after the withdrawal delay (so
-    /// vouchers the operator already acknowledged stay claimable). Never postpones an earlier revocation.
+    /// @notice Authorizes the ECDSA key `signer` to sign the caller's vouchers and session grants with the
+    /// caller's full authority, until revoked with revokeSigner (effective after the withdrawal delay).
+    /// This is how a contract wallet pays: the hub never asks a wallet (EIP-1271) at claim time, because
+    /// the wallet could change its answer after the operator acknowledged a voucher. Works for EOAs too.
+    /// @dev Reverts with InvalidSigner for the zero address, and SignerAlreadyRevoked once `signer` was
+    /// revoked by the caller. Warning: a payer must not authorize a key it does not control: the key can
+    /// spend the whole deposit through the operator until the revocation takes effect.
+    function authorizeSigner(address signer) external;
+
+    /// @notice Revokes every grant the caller gave `signer`, and its authorization if any, effective after
+    /// the withdrawal delay (so vouchers the operator already acknowledged stay claimable). Never postpones
+    /// an earlier revocation.
     function revokeSigner(address signer) external;
 
     // ---------------------------------------------------------------- claims
@@ -239,6 +260,10 @@ interface IMicropaymentHub {
     function earningsOf(address payee, address token) external view returns (uint256);
     /// @notice When `payer`'s revocation of `signer` takes effect (0 = never revoked).
     function revokedAt(address payer, address signer) external view returns (uint256);
+    /// @notice True when `payer` authorized `signer` (authorizeSigner) and no revocation of it has taken
+    /// effect at this block's timestamp: a claim now would count its signatures as the payer's. A pending
+    /// revocation (revokedAt > now) still answers true; read revokedAt to see it.
+    function isAuthorizedSigner(address payer, address signer) external view returns (bool);
     function operator() external view returns (address);
     function isTokenAllowed(address token) external view returns (bool);
     /// @notice Every token ever listed, allowed for deposits or not.

@@ -4,13 +4,13 @@ pragma solidity 0.8.30;
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 
 /// @title Minimal EIP-1271 smart-contract wallet with switchable misbehaviour
-/// @notice Payers may be contracts (Safe, smart accounts) that sign vouchers through EIP-1271
-/// `isValidSignature` instead of ECDSA. Tests need one to check that the hub accepts a contract payer's
-/// approval, and that a hostile or broken wallet cannot hurt anyone else: in `Valid` mode it approves a
-/// hash iff the 65-byte signature recovers to `owner`; `Invalid` rejects everything; `Revert` reverts;
-/// `BurnGas` loops until all forwarded gas is gone; `ReturnBomb` returns 1 MB of returndata to make a
-/// careless caller pay for copying it. `execute` lets the owner act as the wallet (approve tokens,
-/// deposit into the hub, withdraw), bubbling up any revert.
+/// @notice A contract payer for the hub's tests. The hub never asks it (EIP-1271) at claim time: the wallet
+/// authorizes its owner's key on chain with `execute(hub, 0, authorizeSigner(owner))`, and the tests use its
+/// modes to show that its answers change nothing. In `Valid` mode it approves a hash iff the 65-byte
+/// signature recovers to `owner`; `Invalid` rejects everything; `Revert` reverts; `BurnGas` loops until all
+/// forwarded gas is gone; `ReturnBomb` returns 1 MB of returndata. `execute` lets the owner act as the
+/// wallet (approve tokens, deposit into the hub, authorize or revoke signers, withdraw), bubbling up any
+/// revert.
 contract MockERC1271Wallet {
     enum Mode {
         Valid,

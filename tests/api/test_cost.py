@@ -31,7 +31,7 @@ def cost_of(document: str) -> Cost:
 def test_a_fragment_fan_out_costs_its_expansion_but_is_costed_in_linear_time() -> None:
     started = time.perf_counter()
     cost = cost_of(fan_out(30))
-    assert time.perf_counter() - started < 0.1
+    assert time.perf_counter() - started < 1  # the deadline every hostile request is held to
     assert cost.fields == 2 * 2**30  # config and chainId, 2^30 times
     assert cost.depth == 1
 
@@ -95,9 +95,9 @@ def test_the_cost_limit_is_a_setting(make_api: MakeApi) -> None:
 
 
 def test_a_field_repeated_past_the_limit_is_refused_before_validation(api: Api) -> None:
-    started = time.perf_counter()
+    # The document limits' code, not GRAPHQL_VALIDATION_FAILED: validation (whose pairwise comparison
+    # of repeated fields is what costs time) never ran.
     error = api.error("{ " + "config { chainId } " * 400 + "}")
-    assert time.perf_counter() - started < 0.2
     assert error["extensions"] == {"code": "QUERY_TOO_COMPLEX", "fields": {"maxRepeats": 20}}
     assert "selects one field 400 times in one selection set" in error["message"]
 

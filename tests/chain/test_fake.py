@@ -7,11 +7,11 @@ import pytest
 from app.chain.fake import FakeHub
 from app.chain.operator import Reverted
 from app.core import events as ev
-from app.core.claims import encode_claim
-from app.core.eip712 import entries_hash
+from app.core.claims import SignedGrant, encode_claim
+from app.core.eip712 import SessionGrant, digest, entries_hash
 from app.core.ledger import SkipReason
 from app.core.types import to_address
-from tests.builders import address, entries, make_block, make_grant, new_key
+from tests.builders import address, entries, make_block, make_grant, new_key, sign
 
 TOKEN = to_address("0x" + "33" * 20)
 A, B = to_address("0x" + "aa" * 20), to_address("0x" + "bb" * 20)
@@ -114,3 +114,51 @@ def test_a_fee_goes_to_its_recipient(hub: FakeHub) -> None:
     block = make_block(hub.domain, payer, address(payer), TOKEN, 0, entries((A, 1_000)))
     hub.claim(hub.operator(), TOKEN, encode_claim([block]))
     assert (hub.earnings_of(A, TOKEN), hub.earnings_of(recipient, TOKEN)) == (990, 10)
+
+
+def test_a_key_the_payer_authorized_signs_vouchers_and_grants_until_its_revocation(hub: FakeHub) -> None:
+    wallet, owner, session = address(new_key()), new_key(), new_key()
+    hub.deposit(wallet, TOKEN, 1_000)
+    hub.authorize_signer(wallet, address(owner))
+    (authorized,) = hub.events(hub.head(), hub.head())
+    assert authorized == ev.SignerAuthorized(authorized.at, wallet, address(owner))
+    assert hub.is_authorized_signer(wallet, address(owner))
+    grant = SessionGrant(wallet, address(session), TOKEN, 1, 10**9, 2**40)
+    signed_grant = SignedGrant(grant, sign(owner, digest(hub.domain, grant)))
+    blocks = [
+        make_block(hub.domain, owner, wallet, TOKEN, 0, entries((A, 10))),
+        make_block(hub.domain, session, wallet, TOKEN, 1, entries((A, 5)), grant=signed_grant),
+    ]
+    by_owner, by_session, _ = hub.claim(hub.operator(), TOKEN, encode_claim(blocks))
+    assert (by_owner.signer, by_session.signer) == (address(owner), address(session))  # type: ignore[union-attr]
+
+    hub.revoke_signer(wallet, address(owner))
+    hub.advance(hub.withdraw_delay() + 10)
+    assert not hub.is_authorized_signer(wallet, address(owner))
+    later = [
+        make_block(hub.domain, owner, wallet, TOKEN, 0, entries((A, 20)), previous=entries((A, 10))),
+        make_block(
+            hub.domain,
+            session,
+            wallet,
+            TOKEN,
+            1,
+            entries((A, 6)),
+            previous=entries((A, 5)),
+            grant=signed_grant,
+        ),
+    ]
+    reasons = [e.reason for e in hub.claim(hub.operator(), TOKEN, encode_claim(later))]  # type: ignore[union-attr]
+    assert reasons == [SkipReason.SIGNER_REVOKED, SkipReason.GRANT_INVALID]
+    with pytest.raises(Reverted, match="SignerAlreadyRevoked"):
+        hub.authorize_signer(wallet, address(owner))
+
+
+def test_a_wallets_owner_key_pays_nothing_until_the_wallet_authorizes_it(hub: FakeHub) -> None:
+    wallet, owner = address(new_key()), new_key()
+    hub.deposit(wallet, TOKEN, 1_000)
+    block = make_block(hub.domain, owner, wallet, TOKEN, 0, entries((A, 10)))
+    (skipped,) = hub.claim(hub.operator(), TOKEN, encode_claim([block]))
+    assert skipped.reason is SkipReason.BAD_SIGNATURE  # type: ignore[union-attr]
+    with pytest.raises(Reverted, match="InvalidSigner"):
+        hub.authorize_signer(wallet, to_address("0x" + "00" * 20))

@@ -1,5 +1,6 @@
-"""The JavaScript client (clients/js) passes its own tests (`node --test`) against a real server:
-this is how CI, which runs pytest, runs them."""
+"""The JavaScript client (clients/js) passes its own tests (`node --test`): its checks before signing
+against a fake server, then everything against a real server. This is how CI, which runs pytest,
+runs them."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from app.chain.anvil import DEV_KEYS
 from tests.e2e.conftest import open_marketplace, server_env
 from tests.e2e.servers import ROOT, Server
 from tests.factories import Chain
@@ -44,13 +44,30 @@ def node_options(node: str) -> str:
     return (os.environ.get("NODE_OPTIONS", "") + extra).strip()
 
 
-def test_js_client_passes_its_tests_against_a_real_server(chain: Chain, tmp_path: Path) -> None:
+def node_binary() -> str:
     node = shutil.which("node")
     assert node, "Node.js >= 20 must be on PATH (scripts/install needs it too)"
-    env = {
-        **server_env(chain, f"sqlite:///{tmp_path / 'micropayments.db'}", str(tmp_path)),
-        "OPERATOR_KEY": DEV_KEYS[6],
-    }
+    return node
+
+
+def test_js_client_refuses_to_sign_what_it_did_not_ask_for() -> None:
+    """clients/js/test/checks.test.js: a fake server that lies; no chain, no server."""
+    result = subprocess.run(
+        [node_binary(), "--test", "--test-reporter=spec", "clients/js/test/checks.test.js"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if result.returncode != 0:
+        output = f"{result.stdout}\n{result.stderr}"
+        pytest.fail(f"node --test exited with {result.returncode}\n{output}", pytrace=False)
+
+
+def test_js_client_passes_its_tests_against_a_real_server(chain: Chain, tmp_path: Path) -> None:
+    node = node_binary()
+    env = server_env(chain, f"sqlite:///{tmp_path / 'micropayments.db'}", str(tmp_path))
     chain.deposit(chain.accounts[WALLET], DEPOSIT)
     market = open_marketplace(chain, env, payers=1, creators=1, price=PRICE, deposit=DEPOSIT)
     payer = market.payers[0]

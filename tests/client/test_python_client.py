@@ -1,5 +1,6 @@
 """The Python client (app.client) against a real server process, as a dApp uses it: paying,
-resynchronising, session keys, gasless deposits, sign-in, subscriptions and refusals."""
+resynchronising, session keys by grant, gasless deposits, sign-in, subscriptions and refusals.
+Its checks before signing, against a fake server, are in test_python_client_checks.py."""
 
 from __future__ import annotations
 
@@ -16,10 +17,11 @@ import httpx
 import pytest
 from eth_account.signers.local import LocalAccount
 
-from app.chain.anvil import DEV_KEYS, free_port
+from app.chain.anvil import free_port
 from app.client import Micropayments, MicropaymentsError, TransportError
-from app.core.eip712 import Voucher, voucher_digest
+from app.core.eip712 import Entry, PayerVoucher, digest
 from app.core.types import to_address
+from tests.client.fake_server import wire
 from tests.e2e.conftest import open_marketplace, server_env
 from tests.e2e.servers import Server
 from tests.factories import Chain, new_key, sign_digest
@@ -40,10 +42,7 @@ class Market:
 @pytest.fixture
 def market(chain: Chain, tmp_path: Path) -> Iterator[Market]:
     """A server with an operator key, one funded payer and one creator selling ARTICLE at PRICE."""
-    env = {
-        **server_env(chain, f"sqlite:///{tmp_path / 'micropayments.db'}", str(tmp_path)),
-        "OPERATOR_KEY": DEV_KEYS[6],
-    }
+    env = server_env(chain, f"sqlite:///{tmp_path / 'micropayments.db'}", str(tmp_path))
     marketplace = open_marketplace(chain, env, payers=1, creators=1, price=PRICE, deposit=DEPOSIT)
     server = Server(env, tmp_path / "server.log").start()
     try:
@@ -116,7 +115,7 @@ def test_a_client_whose_voucher_went_stale_resynchronises_and_pays(market: Marke
         assert laptop.account()["headroom"] == DEPOSIT - 2 * PRICE
 
 
-@pytest.mark.parametrize("forgery", ["signed by a stranger", "asking more than it proves"])
+@pytest.mark.parametrize("forgery", ["signed by a stranger", "on another lane"])
 def test_a_mismatch_the_server_cannot_prove_is_not_signed(market: Market, forgery: str) -> None:
     stranger = new_key()
 
@@ -127,19 +126,19 @@ def test_a_mismatch_the_server_cannot_prove_is_not_signed(market: Market, forger
             return forward()
         pays.append(body)
         sent = body["variables"]["i"]
-        latest = Voucher(
-            to_address(sent["payer"]), to_address(sent["payee"]), to_address(sent["token"]),
-            40 * PRICE, bytes(32),
-        )  # fmt: skip
-        # A latest voucher at 40 prices proves that 41 prices are due, no more.
-        signer, expected = (stranger, 41) if forgery == "signed by a stranger" else (market.payer, 50)
-        signature = sign_digest(signer.key, voucher_digest(market.chain.domain, latest))
+        # A latest voucher 40 prices further along than what the payer signed.
+        entries = tuple(Entry(to_address(e["payee"]), 40 * PRICE) for e in sent["entries"])
+        lane = int(sent["lane"]) + (1 if forgery == "on another lane" else 0)
+        latest = PayerVoucher(to_address(sent["payer"]), to_address(sent["token"]), lane, entries, bytes(32))
+        signer = stranger if forgery == "signed by a stranger" else market.payer
+        signature = sign_digest(signer.key, digest(market.chain.domain, latest))
         mismatch = {
             "__typename": "CumulativeMismatch", "code": "CUMULATIVE_MISMATCH", "message": "resynchronise",
-            "expected": str(expected * PRICE),
             "latest": {
-                **{k: str(v) if isinstance(v, int) else v for k, v in latest.message().items()},
-                "signature": "0x" + signature.hex(),
+                "payer": latest.payer, "token": latest.token, "lane": str(lane),
+                "entries": wire(entries),
+                "purchase": "0x" + bytes(32).hex(), "signature": "0x" + signature.hex(),
+                "acknowledgement": "0x", "signer": signer.address,
             },
         }  # fmt: skip
         return httpx.Response(200, json={"data": {"pay": mismatch}})
@@ -148,7 +147,7 @@ def test_a_mismatch_the_server_cannot_prove_is_not_signed(market: Market, forger
         with pytest.raises(MicropaymentsError) as refused:
             mp.pay(ARTICLE)
         assert refused.value.code == "UNVERIFIED_RESYNC"
-        assert len(pays) == 1  # no voucher signed at the amount the server asked for
+        assert len(pays) == 1  # nothing signed above what the server claims
         assert mp.account()["headroom"] == DEPOSIT
 
 
@@ -190,30 +189,31 @@ def test_pay_after_a_transport_error_completes_the_interrupted_payment(market: M
         assert mp.pay(ARTICLE)["cumulativeAmount"] == 2 * PRICE  # and then life goes on
 
 
-def test_a_session_key_authorised_once_pays_without_the_wallet_key(market: Market) -> None:
+def test_a_session_key_authorised_by_one_grant_pays_at_once_without_the_wallet_key(market: Market) -> None:
     payer = market.payer
     with Micropayments(market.url, key=payer.key) as wallet:
-        session, tx_hash = wallet.authorize_session_key(allowance=5 * PRICE)
+        session, key = wallet.authorize_session_key(max_total=5 * PRICE)
+        with Micropayments(market.url, key=session.key, payer=payer.address) as app:
+            receipts = [app.pay(ARTICLE), app.pay(ARTICLE)]  # no wait for any chain event
+            assert [(r["payer"], r["signer"]) for r in receipts] == [(payer.address, session.address)] * 2
+            assert {r["lane"] for r in receipts} == {key["lane"]}
+            assert app.account()["headroom"] == DEPOSIT - 2 * PRICE
+            with pytest.raises(MicropaymentsError) as refused:
+                app.authorize_session_key(max_total=PRICE)
+            assert refused.value.code == "WALLET_KEY_REQUIRED"
         keys = wallet.session_keys()
-    assert [(k["signer"], k["allowance"]) for k in keys] == [(session.address, 5 * PRICE)]
-    assert market.chain.w3.eth.get_transaction_receipt(tx_hash)["status"] == 1
-    assert market.chain.w3.eth.get_balance(payer.address) == 0  # gasless: the operator paid
-
-    with Micropayments(market.url, key=session.key, payer=payer.address) as app:
-        receipts = [app.pay(ARTICLE), app.pay(ARTICLE)]
-        assert [(r["payer"], r["signer"]) for r in receipts] == [(payer.address, session.address)] * 2
-        assert app.account()["headroom"] == DEPOSIT - 2 * PRICE
-        with pytest.raises(MicropaymentsError) as refused:
-            app.authorize_session_key(allowance=PRICE)
-        assert refused.value.code == "WALLET_KEY_REQUIRED"
+    assert [(k["signer"], k["maxTotal"], k["spent"]) for k in keys] == [
+        (session.address, 5 * PRICE, 2 * PRICE)
+    ]
+    assert market.chain.w3.eth.get_balance(payer.address) == 0  # no transaction at all
 
 
-def test_a_gasless_permit_deposit_credits_the_balance(market: Market) -> None:
+def test_a_gasless_permit_deposit_in_the_hubs_first_token_credits_the_balance(market: Market) -> None:
     chain, fresh = market.chain, new_key()
-    chain.send(chain.usdc.functions.mint(fresh.address, 50_000), chain.accounts[0])
+    chain.send(chain.usdc.functions.mint(fresh.address, 50_000), chain.accounts[1])  # not the operator
     with Micropayments(market.url, key=fresh.key) as mp:
         assert mp.account(chain.usdc.address)["balance"] == 0
-        tx_hash = mp.deposit_with_permit(chain.usdc.address, 50_000)
+        tx_hash = mp.deposit_with_permit(None, 50_000)
         assert eventually(lambda: mp.account(chain.usdc.address)["balance"], 50_000) == 50_000
     assert chain.w3.eth.get_transaction_receipt(tx_hash)["status"] == 1
     assert chain.w3.eth.get_balance(fresh.address) == 0

@@ -106,6 +106,18 @@ def test_the_constructor_refuses_a_withdraw_delay_above_thirty_days(chain: Chain
         chain.deploy("MicropaymentHub", chain.owner.address, chain.owner.address, THIRTY_DAYS + 1)
 
 
+def test_the_constructor_refuses_a_withdraw_delay_below_ten_minutes(chain: Chain) -> None:
+    for delay in (0, 1, 599):
+        with reverts_with(chain.hub, "InvalidWithdrawDelay", delay):
+            chain.deploy("MicropaymentHub", chain.owner.address, chain.owner.address, delay)
+
+
+def test_the_constructor_accepts_a_withdraw_delay_of_ten_minutes(chain: Chain) -> None:
+    hub = chain.deploy("MicropaymentHub", chain.owner.address, chain.owner.address, 600)
+    assert hub.functions.withdrawDelay().call() == 600
+    assert hub.functions.MIN_WITHDRAW_DELAY().call() == 600
+
+
 def test_the_constructor_accepts_a_withdraw_delay_of_thirty_days(chain: Chain) -> None:
     operator = chain.accounts[5].address
     hub = chain.deploy("MicropaymentHub", chain.owner.address, operator, THIRTY_DAYS)

@@ -1,17 +1,14 @@
 """Attacks on the hub's one promise: what the server acknowledges, the chain pays, in full, whoever tries
-what. Each test is one attack. Those marked FINDING fail on purpose (they show a hole, and pass once it is
-closed); the others pin an attack that the hub defends and that no other test covered."""
+what. Each test is one attack. Those that say "Was FINDING" pin a hole the review found and its fix; the
+others pin an attack that the hub defends and that no other test covered."""
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import replace
 from enum import IntEnum
 
-from eth_abi import encode
 from eth_account.signers.local import LocalAccount
 from web3.contract import Contract
-from web3.exceptions import ContractLogicError
 
 from app.chain.deploy import contract, deploy_hub
 from app.core.claims import ClaimBlock, encode_claim
@@ -105,89 +102,100 @@ def mine_at(chain: Chain, timestamp: int) -> None:
     chain.w3.provider.make_request("evm_setNextBlockTimestamp", [timestamp])  # type: ignore[arg-type]
 
 
-# ================================================================ FINDINGS (these fail)
+# ================================================================ findings of the review, now closed
 
 
-def test_finding_a_contract_payer_voids_its_acknowledged_vouchers_and_leaves_with_the_money(
-    chain: Chain,
-) -> None:
-    """FINDING (high). An EIP-1271 payer's signature is re-checked by the wallet at claim time, and the
-    wallet's answer is the payer's to change (a mode switch, an owner rotation, an upgrade). The server
-    accepted and acknowledged the voucher while the wallet said yes; the payer then flips the wallet and
-    requests its withdrawal. The creator claims at once, well inside the delay, and the hub skips the
-    block as BadSignature; after the delay the payer takes everything back. The creator loses the whole
-    acknowledged amount."""
+def test_a_contract_payer_cannot_void_its_acknowledged_vouchers(chain: Chain) -> None:
+    """Was FINDING (high): an EIP-1271 payer's signature was re-checked by the wallet at claim time, and
+    the wallet's answer is the payer's to change (a mode switch, an owner rotation, an upgrade): the payer
+    flipped the wallet, requested its withdrawal, and the creator's claim was skipped. Now the wallet
+    authorizes its owner's key on chain once; what the key signed stays claimable whatever the wallet
+    answers later, and a revocation (like the withdrawal) waits the delay, which the creator claims in."""
     owner, creator = chain.accounts[3], chain.accounts[4]
     wallet = chain.deploy("MockERC1271Wallet", owner.address)
     fund_address(chain, wallet.address)
+    wallet_call(chain, wallet, owner, "authorizeSigner", owner.address)
     voucher = make_voucher(chain, wallet.address, {creator.address: DEPOSIT})
-    block = acknowledged(chain, voucher, owner)  # accepted: the wallet answered the server's check
+    block = acknowledged(chain, voucher, owner)  # accepted: the key is authorized on chain
 
     chain.send(wallet.functions.setMode(Mode.INVALID), owner)
+    wallet_call(chain, wallet, owner, "revokeSigner", owner.address)
     wallet_call(chain, wallet, owner, "requestWithdrawal", chain.usdc.address, DEPOSIT)
     receipt = chain.claim([block], sender=creator)
     chain.increase_time(WITHDRAW_DELAY)
     wallet_call(chain, wallet, owner, "withdraw", chain.usdc.address)
 
     assert skipped(chain, receipt) == [], "the acknowledged voucher was skipped"
+    assert claimed(chain, receipt) == [claimed_event(voucher, owner.address, DEPOSIT)]
     assert chain.earnings(creator.address) == DEPOSIT
+    assert chain.balance(wallet.address) == 0
 
 
-def test_finding_an_eip1271_check_made_the_way_the_server_makes_it_agrees_with_the_hub(chain: Chain) -> None:
-    """FINDING (high, same root). The server asks a contract payer with eth_call
-    {to: wallet, data, gas: 100_000} and no `from` (app/chain/hub.py is_valid_erc1271): the wallet sees
-    msg.sender = 0x0, while on chain it sees the hub. A wallet that answers yes to everyone but the hub
-    is accepted by the server and never paid by the chain."""
-    payer, shop = new_key().address, payees(1)[0]
+def test_the_servers_view_of_a_contract_payer_agrees_with_the_hub(chain: Chain) -> None:
+    """Was FINDING (high, same root): the server asked the wallet by eth_call, where it saw msg.sender =
+    0x0, while on chain it saw the hub, so a wallet could say yes to the server and no to the hub. Now
+    the hub never asks the wallet: the server reads isAuthorizedSigner, the same state the hub pays by.
+    A wallet that answers EIP-1271 yes to everyone but the hub gets nothing paid without an
+    authorization, and everything its authorized key signs with one."""
+    payer, shop, key = new_key().address, payees(1)[0], new_key()
     set_code(chain, payer, valid_unless_called_by(chain.hub.address))
     fund_address(chain, payer)
     voucher = make_voucher(chain, payer, {shop: 500})
-    voucher_digest = digest(chain.domain, voucher)
-    signature = bytes(65)
-    calldata = ERC1271_MAGIC + encode(["bytes32", "bytes"], [voucher_digest, signature])
-    answer = bytes(chain.w3.eth.call({"to": payer, "data": calldata, "gas": 100_000}))  # type: ignore[typeddict-item]
-    server_accepts = answer[:32] == ERC1271_MAGIC.ljust(32, b"\0")
 
-    receipt = chain.claim([ClaimBlock(voucher=voucher, signature=signature)])
-    chain_pays = claimed(chain, receipt) == [claimed_event(voucher, payer, 500)]
+    def server_accepts(signer: str) -> bool:
+        return bool(chain.hub.functions.isAuthorizedSigner(payer, signer).call())
 
-    assert server_accepts == chain_pays, f"server check says {server_accepts}, the hub pays: {chain_pays}"
+    def chain_pays(block: ClaimBlock) -> bool:
+        return claimed(chain, chain.claim([block])) == [claimed_event(voucher, key.address, 500)]
+
+    assert not server_accepts(key.address)
+    receipt = chain.claim([ClaimBlock(voucher=voucher, signature=bytes(65))])
+    assert skipped(chain, receipt) == [skipped_event(voucher, "BadSignature")]
+    receipt = chain.claim([signed_block(chain, voucher, key)])
+    assert skipped(chain, receipt) == [skipped_event(voucher, "BadSignature")]
+
+    # The wallet's own transaction (anvil impersonates the contract).
+    chain.w3.provider.make_request("anvil_impersonateAccount", [payer])  # type: ignore[arg-type]
+    chain.fund_eth(payer)
+    chain.send(chain.hub.functions.authorizeSigner(key.address), payer)
+    assert server_accepts(key.address)
+    assert chain_pays(signed_block(chain, voucher, key))
 
 
-def test_finding_without_a_withdraw_delay_a_payer_withdraws_what_the_server_acknowledged(
-    chain: Chain,
-) -> None:
-    """FINDING (medium). The constructor takes any withdrawDelay up to 30 days, 0 included, and the server
-    never compares it with SETTLE_MARGIN. With a delay shorter than the time the settler needs, a payer
-    requests and withdraws its deposit (or revokes its key) before the acknowledged voucher is claimed,
-    and the claim is skipped as InsufficientBalance (or SignerRevoked)."""
-    owner, creator = chain.owner, chain.accounts[4]
-    deployment = deploy_hub(chain.w3, owner.address, [chain.usdc.address], withdraw_delay=0)
+def test_a_withdraw_delay_below_ten_minutes_is_refused(chain: Chain) -> None:
+    """Was FINDING (medium): the constructor took any withdrawDelay up to 30 days, 0 included, and with a
+    delay shorter than the time the settler needs, a payer withdrew (or revoked its key) before the
+    acknowledged voucher was claimed. Now MIN_WITHDRAW_DELAY (10 minutes) is the floor."""
+    assert chain.hub.functions.MIN_WITHDRAW_DELAY().call() == 600
+    for delay in (0, 599):
+        with reverts_with(chain.hub, "InvalidWithdrawDelay", delay):
+            deploy_hub(chain.w3, chain.owner.address, [chain.usdc.address], withdraw_delay=delay)
+    deployment = deploy_hub(chain.w3, chain.owner.address, [chain.usdc.address], withdraw_delay=600)
     hub = contract(chain.w3, "MicropaymentHub", deployment.hub)
     fast = replace(chain, hub=hub)
-    payer = funded_payer(fast, index=2, amount=DEPOSIT)
+    payer, creator = funded_payer(fast, index=2, amount=DEPOSIT), chain.accounts[4]
     voucher = make_voucher(fast, payer.address, {creator.address: DEPOSIT})
     block = acknowledged(fast, voucher, payer)
 
     fast.send(hub.functions.requestWithdrawal(chain.usdc.address, DEPOSIT), payer)
-    fast.send(hub.functions.withdraw(chain.usdc.address), payer)
+    with reverts_with(hub, "WithdrawalNotReady", fast.timestamp() + 600):
+        fast.send(hub.functions.withdraw(chain.usdc.address), payer)
     receipt = fast.claim([block], sender=creator)
 
     assert skipped(fast, receipt) == [], "the acknowledged voucher was skipped"
     assert fast.earnings(creator.address) == DEPOSIT
 
 
-def test_finding_a_stranger_cannot_sweep_a_payers_allowance_into_the_hub(chain: Chain) -> None:
-    """FINDING (low). depositWithPermit falls back to the payer's existing allowance when the permit
-    fails, whoever calls it and whatever permit it carries. A payer that approved the hub once for more
-    than it deposited (wallets offer "unlimited") can have its whole allowance pulled into its hub account
-    by anyone with an all-zero permit, and must then wait withdrawDelay to get it back."""
+def test_a_stranger_cannot_sweep_a_payers_allowance_into_the_hub(chain: Chain) -> None:
+    """Was FINDING (low): depositWithPermit fell back to the payer's existing allowance when the permit
+    failed, whoever called it. Now only the payer or the operator gets the fallback; anyone else with a
+    failing permit gets PermitFailed(0, amount)."""
     payer, stranger = chain.accounts[5], chain.accounts[6]
     chain.send(chain.usdc.functions.approve(chain.hub.address, DEPOSIT), payer)
     before = int(chain.usdc.functions.balanceOf(payer.address).call())
 
     zero = bytes(32)
-    with contextlib.suppress(ContractLogicError):
+    with reverts_with(chain.hub, "PermitFailed", 0, DEPOSIT):
         chain.send(
             chain.hub.functions.depositWithPermit(
                 payer.address, chain.usdc.address, DEPOSIT, 0, 0, zero, zero
@@ -537,26 +545,24 @@ def test_a_key_with_a_grant_from_one_payer_cannot_sign_for_another(chain: Chain)
 # ================================================================ EIP-1271 answers
 
 
-def test_an_eip1271_answer_counts_only_as_the_exact_magic_word(chain: Chain) -> None:
+def test_no_eip1271_answer_pays_not_even_the_exact_magic_word(chain: Chain) -> None:
+    """The hub never asks a contract payer at claim time (its answer could change after the
+    acknowledgement): whatever the wallet returns, an unauthorized signature is BadSignature."""
     [shop] = payees(1)
     answers = {
-        "magic with garbage after it": (ERC1271_MAGIC + b"\x01" + bytes(27), False),
-        "magic in 4 bytes only": (ERC1271_MAGIC, False),
-        "magic right-aligned": (bytes(28) + ERC1271_MAGIC, False),
-        "an empty answer": (b"", False),
-        "the magic word then more": (ERC1271_MAGIC.ljust(32, b"\0") + b"\xff" * 32, True),
-        "the magic word": (ERC1271_MAGIC.ljust(32, b"\0"), True),
+        "magic with garbage after it": ERC1271_MAGIC + b"\x01" + bytes(27),
+        "magic in 4 bytes only": ERC1271_MAGIC,
+        "an empty answer": b"",
+        "the magic word then more": ERC1271_MAGIC.ljust(32, b"\0") + b"\xff" * 32,
+        "the magic word": ERC1271_MAGIC.ljust(32, b"\0"),
     }
-    for lane, (name, (answer, pays)) in enumerate(answers.items()):
+    for lane, (name, answer) in enumerate(answers.items()):
         wallet = new_key().address
         set_code(chain, wallet, returning(answer))
         fund_address(chain, wallet, 1_000)
         voucher = make_voucher(chain, wallet, {shop: 100}, lane=lane)
         receipt = chain.claim([ClaimBlock(voucher=voucher, signature=b"\x00" * 65)])
-        if pays:
-            assert claimed(chain, receipt) == [claimed_event(voucher, wallet, 100)], name
-        else:
-            assert skipped(chain, receipt) == [skipped_event(voucher, "BadSignature")], name
+        assert skipped(chain, receipt) == [skipped_event(voucher, "BadSignature")], name
 
 
 # ================================================================ reentrancy and exits

@@ -225,6 +225,37 @@ def test_a_front_run_permit_does_not_block_the_deposit(chain: Chain) -> None:
     assert chain.balance(front_runner.address) == 0
 
 
+def test_the_payer_itself_deposits_its_allowance_when_the_permit_fails(chain: Chain) -> None:
+    payer = chain.accounts[5]
+    chain.send(chain.usdc.functions.approve(chain.hub.address, 2_000_000), payer)
+    zero = bytes(32)
+    call = chain.hub.functions.depositWithPermit(
+        payer.address, chain.usdc.address, 2_000_000, 0, 0, zero, zero
+    )
+
+    receipt = chain.send(call, payer)
+
+    assert chain.events(receipt, "Deposited") == [
+        {"payer": payer.address, "token": chain.usdc.address, "from": payer.address, "amount": 2_000_000}
+    ]
+
+
+def test_a_failed_permit_relayed_by_a_stranger_never_falls_back_to_the_allowance(chain: Chain) -> None:
+    payer = gasless_payer(chain, 5_000_000)
+    deadline = chain.timestamp() + DEADLINE_MARGIN
+    signature = sign_permit(chain.usdc, payer, chain.hub.address, 3_000_000, deadline)
+    stranger = chain.accounts[5]
+    chain.send(
+        chain.usdc.functions.permit(payer.address, chain.hub.address, 3_000_000, deadline, *signature),
+        stranger,
+    )
+
+    with reverts_with(chain.hub, "PermitFailed", 0, 3_000_000):
+        chain.send(permit_deposit(chain, payer, 3_000_000, deadline, signature), stranger)
+    assert chain.balance(payer.address) == 0
+    assert token_balance(chain.usdc, payer.address) == 5_000_000
+
+
 def test_a_bad_permit_without_allowance_reverts(chain: Chain) -> None:
     payer = gasless_payer(chain, 5_000_000)
     deadline = chain.timestamp() + DEADLINE_MARGIN
@@ -308,7 +339,9 @@ def test_a_front_runner_cannot_execute_the_receive_authorization(chain: Chain) -
 # ---------------------------------------------------------------- batched EIP-3009 deposits
 
 
-def authorization(chain: Chain, payer: LocalAccount, amount: int, **overrides: Any) -> tuple[Any, ...]:
+def authorization(
+    chain: Chain, payer: LocalAccount, amount: int, token: Contract | None = None, **overrides: Any
+) -> tuple[Any, ...]:
     """One `Authorization` struct of depositWithAuthorizations, signed by `payer`."""
     fields: dict[str, Any] = {
         "valid_after": 0,
@@ -318,7 +351,7 @@ def authorization(chain: Chain, payer: LocalAccount, amount: int, **overrides: A
     }
     fields.update(overrides)
     v, r, s = sign_receive_authorization(
-        chain.usdc,
+        token or chain.usdc,
         payer,
         chain.hub.address,
         fields["value"],
@@ -404,3 +437,16 @@ def test_a_fee_on_transfer_deposit_is_refused(chain: Chain) -> None:
         chain.deposit(payer, 1_000_000, token=token)
     assert chain.balance(payer.address, token) == 0
     assert token_balance(token, payer.address) == 1_000_000
+
+
+def test_a_batch_in_a_fee_on_transfer_token_reverts_as_a_whole(chain: Chain) -> None:
+    token = chain.deploy("FeeOnTransferToken")
+    chain.allow_token(token)
+    payers = [new_key() for _ in range(2)]
+    for payer in payers:
+        chain.send(token.functions.mint(payer.address, 2_000_000), chain.owner)
+    auths = [authorization(chain, payer, 1_000_000 * (i + 1), token=token) for i, payer in enumerate(payers)]
+
+    with reverts_with(chain.hub, "TransferAmountMismatch", 3_000_000, 2_970_000):
+        chain.send(chain.hub.functions.depositWithAuthorizations(token.address, auths), chain.owner)
+    assert [chain.balance(payer.address, token) for payer in payers] == [0, 0]

@@ -93,6 +93,15 @@ def test_the_chain_skips_a_block_whose_previous_vector_is_not_the_lanes() -> Non
     assert ledger.claim_outcome(block, lane) is ledger.SkipReason.PREVIOUS_MISMATCH
 
 
+def test_the_chain_skips_a_voucher_of_a_revoked_authorized_key_as_signer_revoked() -> None:
+    signed = voucher((Entry(PAYEES[0], 2),))
+    lane = ledger.ChainLane(claimed=(), balance=100, revoked_at=0, now=0)
+    revoked = ledger.BlockFacts((), signed, True, False, None, False, signer_revoked=True)
+    assert ledger.claim_outcome(revoked, lane) is ledger.SkipReason.SIGNER_REVOKED
+    unknown = ledger.BlockFacts((), signed, True, False, None, False)
+    assert ledger.claim_outcome(unknown, lane) is ledger.SkipReason.BAD_SIGNATURE
+
+
 def test_the_chain_skips_an_unacknowledged_block() -> None:
     block = ledger.BlockFacts((), voucher((Entry(PAYEES[0], 2),)), False, True, None, False)
     lane = ledger.ChainLane(claimed=(), balance=100, revoked_at=0, now=0)

@@ -1,30 +1,45 @@
 // What the page does: load from the API, follow it live, and the users' actions. Each action
-// changes `state` (state.js) and the view follows.
+// changes `state` (state.js) and the view follows. Everything that signs or pays goes through the
+// micropayments client (clients/js), which checks what it signs; the wallet signs with no other path.
 
-import { Api, Live } from "./api.js";
-import { parseAmount } from "./format.js";
+import { createMicropayments } from "../../../../clients/js/micropayments.js";
+import { download, receiptsCsv } from "./files.js";
+import { formatDateTime, parseAmount } from "./format.js";
+import { Live } from "./live.js";
 import * as Q from "./queries.js";
-import { SessionKey } from "./session-key.js";
-import { changed, clearMessage, money, sameAddress, setMessage, spendable, state } from "./state.js";
-import { Wallet } from "./wallet.js";
+import {
+  changed,
+  clearMessage,
+  creatorName,
+  headroom,
+  keyLeft,
+  money,
+  resourceById,
+  sameAddress,
+  setMessage,
+  spendable,
+  state,
+} from "./state.js";
+import { Wallet, explain } from "./wallet.js";
 
 const SESSION_KEY_LIFETIME_S = 24 * 3600;
 const PERMIT_LIFETIME_S = 3600;
-const RELAY_TIMEOUT_MS = 60000; // a relayed transaction not indexed by then is reported
+const RELAY_TIMEOUT_MS = 60000; // a relayed deposit not indexed by then is reported
+const MAX_AMOUNT = 2n ** 128n - 1n; // the protocol's bound on every amount
 
-const api = new Api(new URL("/graphql", location.href).href);
-const live = new Live(webSocketUrl(), (mode) => {
-  state.live = mode;
-  changed();
-});
 const wallet = Wallet.detect();
-const subscriptions = {};
-
-function webSocketUrl() {
-  const url = new URL("/graphql", location.href);
-  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-  return url.href;
-}
+// The client signs with the browser's wallet; a session key's client (state.key.client) without it.
+const client = createMicropayments({
+  url: new URL("/graphql", location.href).href,
+  account: wallet?.viemClient(),
+});
+const live = new Live(client, {
+  onState: (mode) => {
+    state.live = mode;
+    changed();
+  },
+  onUnauthenticated: () => forgetSession(),
+});
 
 function now() {
   return Math.floor(Date.now() / 1000);
@@ -38,11 +53,46 @@ async function action(name, task, messageName = name) {
   try {
     await task();
   } catch (error) {
-    setMessage(messageName, "error", error?.message ?? String(error));
+    setMessage(messageName, "error", explainError(error));
   } finally {
     state.busy.delete(name);
     changed();
   }
+}
+
+/** An error in words for the reader, amounts in the token's units. */
+function explainError(error) {
+  const fields = error?.fields ?? {};
+  switch (error?.code) {
+    case "INSUFFICIENT_FUNDS":
+      return depositFirst(BigInt(fields.headroom ?? 0), BigInt(fields.price ?? 0));
+    case "SIGNER_CAP_EXCEEDED":
+      return "Your session key has reached its spending cap: authorise a new key (step 3).";
+    case "LANE_FULL":
+      return "Your session key has paid as many creators as one key can: authorise a new key (step 3).";
+    case "SIGNER_EXPIRED":
+    case "SIGNER_REVOKED":
+    case "SIGNER_NOT_AUTHORIZED":
+      return "Your session key can no longer pay: authorise a new key (step 3).";
+    case "UNEXPECTED_TYPED_DATA":
+    case "PRICE_ABOVE_MAX":
+    case "UNACKNOWLEDGED":
+      return `The server asked for something other than this article's price, so nothing was signed (${error.message}).`;
+    case "UNAVAILABLE":
+      return "The server does not answer. Is it running?";
+    case "UNKNOWN_RESOURCE":
+      return "This article is no longer for sale.";
+    case "RATE_LIMITED":
+      return "Too many requests at once: wait a moment and try again.";
+  }
+  // Not the client's: the wallet's (declined, not connected) or the page's own.
+  if (error?.name !== "MicropaymentsError") return explain(error).message;
+  return error.message;
+}
+
+function depositFirst(available, price) {
+  const missing = price > available ? price - available : price;
+  return `Deposit at least ${money(missing)} first (step 2): this article costs ${money(price)} and you can spend ${money(available)}.`;
 }
 
 /** A function that runs `load` now, or once more after the current run when called meanwhile. */
@@ -61,7 +111,7 @@ function coalesced(load) {
           await load();
           state.loadError = null;
         } catch (error) {
-          state.loadError = `Could not refresh: ${error.message}`;
+          state.loadError = `Could not refresh: ${explainError(error)}`;
         }
       } while (again);
       running = null;
@@ -71,39 +121,24 @@ function coalesced(load) {
   };
 }
 
-function subscribe(name, query, variables, onData, poll) {
-  subscriptions[name]?.();
-  subscriptions[name] = live.subscribe(query, variables, {
-    onData,
-    poll,
-    onError: (error) => {
-      if (error.extensions?.code === "UNAUTHENTICATED") forgetSession();
-      else state.error = `Live updates stopped: ${error.message}`;
-      changed();
-    },
-  });
-}
-
 // ------------------------------------------------------------------------------ start
 
-/** Loads the hub's configuration and the articles, starts live updates, and reconnects a wallet
- * that already trusts this page (without a prompt). */
+/** Loads the hub's configuration and the articles, and reconnects a wallet that already trusts
+ * this page (without a prompt). */
 export async function start() {
   state.hasWallet = wallet !== null;
   changed();
   try {
-    const { config } = await api.request(Q.CONFIG);
-    state.config = config;
-    state.token = config.allowedTokens[0] ?? null;
+    state.config = await client.config();
+    state.token = state.config.allowedTokens[0] ?? null;
     if (!state.token) throw new Error("the hub accepts no token yet");
     await loadResources();
   } catch (error) {
-    state.error = `The demo cannot start: ${error.message}`;
+    state.error = `The demo cannot start: ${explainError(error)}`;
     state.loadingResources = false;
     changed();
     return;
   }
-  live.connect();
   changed();
   if (!wallet) return;
   // Another account or chain in the wallet: start afresh rather than show one account's data to another.
@@ -123,7 +158,7 @@ async function loadResources() {
   const resources = [];
   let after = null;
   do {
-    const { resources: page } = await api.request(Q.RESOURCES, { after });
+    const { resources: page } = await client.request(Q.RESOURCES, { after });
     resources.push(...page.edges.map((edge) => edge.node));
     after = page.pageInfo.hasNextPage ? page.pageInfo.endCursor : null;
   } while (after);
@@ -131,9 +166,13 @@ async function loadResources() {
   state.loadingResources = false;
 }
 
+let accountPushes = 0; // accounts the subscription delivered: each is newer than any load started before it
+
 const loadAccount = coalesced(async () => {
-  const { account } = await api.request(Q.ACCOUNT, { payer: state.address, token: state.token.address });
-  onAccount(account);
+  const pushesBefore = accountPushes;
+  const account = await client.account(state.token.address);
+  // A push that arrived while this load was on its way is newer: the load's answer would undo it.
+  if (accountPushes === pushesBefore) onAccount(account);
 });
 
 const loadWalletBalance = coalesced(async () => {
@@ -142,26 +181,31 @@ const loadWalletBalance = coalesced(async () => {
 
 const loadReceipts = coalesced(async () => {
   if (!state.session) return;
-  const { receipts } = await api.request(Q.RECEIPTS);
+  const { receipts } = await client.request(Q.RECEIPTS);
   state.receipts = receipts.edges.map((edge) => edge.node);
 });
 
 const loadSales = coalesced(async () => {
   if (!state.session) return;
-  const { sales } = await api.request(Q.SALES);
+  const { sales } = await client.request(Q.SALES);
   state.sales = sales.edges.map((edge) => edge.node);
 });
 
 const loadEarnings = coalesced(async () => {
   if (!state.session) return;
-  const { earnings } = await api.request(Q.EARNINGS, { payee: state.address, token: state.token.address });
+  const { earnings } = await client.request(Q.EARNINGS, { payee: state.address, token: state.token.address });
   state.earnings = earnings;
 });
 
+const loadProfile = coalesced(async () => {
+  const { creatorProfile } = await client.request(Q.CREATOR_PROFILE, { address: state.address });
+  state.profile = creatorProfile;
+});
+
 const loadKeyInfo = coalesced(async () => {
-  if (!state.key) return;
-  const { sessionKeys } = await api.request(Q.SESSION_KEYS, { payer: state.address });
-  state.keyInfo = sessionKeys.find((row) => sameAddress(row.signer, state.key.address)) ?? null;
+  const keys = await client.sessionKeys();
+  state.keys = keys; // all of the payer's keys: those of other tabs and devices can be revoked too
+  if (state.key) state.keyInfo = keys.find((key) => sameAddress(key.signer, state.key.address)) ?? null;
 });
 
 function onAccount(account) {
@@ -172,13 +216,43 @@ function onAccount(account) {
     setMessage("deposit", "success", `Credited: ${money(pending.amount)} is in the hub.`, pending.txHash);
     loadWalletBalance();
   }
+  tick();
   changed();
+}
+
+let ticker = null;
+let chainOffset = 0; // the chain's clock minus ours: a withdrawal becomes available in chain time
+let offsetReadAt = 0;
+
+/** Keeps `state.now` on the chain's clock, once a second, while a withdrawal counts down to its
+ * withdrawalAvailableAt; the chain's clock is read again every few seconds meanwhile. */
+function tick() {
+  state.now = now() + chainOffset;
+  const counting = state.account?.withdrawalAvailableAt && BigInt(state.account.pendingWithdrawal) > 0n;
+  if (counting && !ticker) {
+    ticker = setInterval(() => {
+      if (Date.now() - offsetReadAt > 5000) {
+        offsetReadAt = Date.now();
+        wallet
+          .chainTime()
+          .then((time) => {
+            chainOffset = Math.max(0, time - now()); // the next block is at least now
+          })
+          .catch(() => {});
+      }
+      state.now = now() + chainOffset;
+      changed();
+    }, 1000);
+  } else if (!counting && ticker) {
+    clearInterval(ticker);
+    ticker = null;
+  }
 }
 
 // ------------------------------------------------------------------------------ wallet and sign-in
 
-function sessionStorageKey() {
-  return `micropayments-demo:session:${state.config.hub}:${state.address}`.toLowerCase();
+function storageKey(what) {
+  return `micropayments-demo:${what}:${state.config.hub}:${state.address}`.toLowerCase();
 }
 
 export async function connect() {
@@ -199,29 +273,54 @@ export async function connect() {
 }
 
 async function onConnected() {
-  subscribe(
+  wallet
+    .chainTime()
+    .then((time) => {
+      chainOffset = Math.max(0, time - now()); // the next block is at least now
+    })
+    .catch(() => {});
+  live.subscribe(
     "account",
     Q.ACCOUNT_CHANGED,
     { payer: state.address, token: state.token.address },
-    (data) => onAccount(data.accountChanged),
-    loadAccount,
+    {
+      onData: (data) => {
+        accountPushes += 1;
+        onAccount(data.accountChanged);
+      },
+      poll: loadAccount,
+    },
   );
   loadAccount();
   loadWalletBalance();
-  const key = SessionKey.load(state.config.hub, state.address);
-  if (key) {
-    state.key = key;
-    await loadKeyInfo();
-    if (!state.keyInfo) state.key = null;
-  }
+  loadProfile();
+  await restoreKey();
+  loadKeyInfo();
   await restoreSession();
 }
 
+/** This tab's session key, if its grant is still on file and usable. */
+async function restoreKey() {
+  const privateKey = sessionStorage.getItem(storageKey("session-key"));
+  if (!privateKey) return;
+  const keyClient = client.withSessionKey(privateKey);
+  state.key = { privateKey, address: await keyClient.signer(), client: keyClient };
+  await loadKeyInfo();
+  if (keyLeft() === null) forgetKey();
+}
+
+function forgetKey() {
+  if (state.address) sessionStorage.removeItem(storageKey("session-key"));
+  state.key = null;
+  state.keyInfo = null;
+  changed();
+}
+
 async function restoreSession() {
-  const saved = JSON.parse(sessionStorage.getItem(sessionStorageKey()) ?? "null");
+  const saved = JSON.parse(sessionStorage.getItem(storageKey("session")) ?? "null");
   if (!saved || saved.expiresAt <= now()) return;
-  api.token = saved.token;
-  const { me } = await api.request(Q.ME).catch(() => ({ me: null }));
+  client.useSession(saved.token);
+  const { me } = await client.request(Q.ME).catch(() => ({ me: null }));
   if (sameAddress(me, state.address)) await onSignedIn(saved);
   else forgetSession();
 }
@@ -231,13 +330,10 @@ export async function signIn() {
     "sign-in",
     async () => {
       setMessage("connect", "pending", "Sign the message in your wallet: it costs nothing.");
-      const { signInMessage } = await api.request(Q.SIGN_IN_MESSAGE, { address: state.address });
-      const signature = await wallet.personalSign(state.address, signInMessage);
-      const { signIn: result } = await api.request(Q.SIGN_IN, { message: signInMessage, signature });
-      if (result.__typename !== "Session") throw new Error(result.message);
-      sessionStorage.setItem(sessionStorageKey(), JSON.stringify(result));
+      const session = await client.signIn();
+      sessionStorage.setItem(storageKey("session"), JSON.stringify(session));
       clearMessage("connect");
-      await onSignedIn(result);
+      await onSignedIn(session);
     },
     "connect",
   );
@@ -245,40 +341,38 @@ export async function signIn() {
 
 async function onSignedIn(session) {
   state.session = session;
-  api.token = session.token;
-  live.connect(session.token); // the socket authenticates in connection_init; subscriptions follow it
-  const payee = { payee: state.address, token: state.token.address };
-  subscribe("receipts", Q.RECEIPTS_CHANGED, { payer: state.address }, loadReceipts, loadReceipts);
-  subscribe(
+  live.reconnect(); // the socket authenticates in connection_init; subscriptions follow it
+  live.subscribe("receipts", Q.RECEIPTS_CHANGED, { payer: state.address }, { onData: loadReceipts, poll: loadReceipts });
+  live.subscribe(
     "earnings",
     Q.EARNINGS_CHANGED,
-    payee,
-    (data) => {
-      state.earnings = data.earningsChanged;
-      loadSales();
-      changed();
+    { payee: state.address, token: state.token.address },
+    {
+      onData: (data) => {
+        state.earnings = data.earningsChanged;
+        loadSales();
+        changed();
+      },
+      poll: () => Promise.all([loadEarnings(), loadSales()]),
     },
-    () => Promise.all([loadEarnings(), loadSales()]),
   );
   await Promise.all([loadReceipts(), loadSales(), loadEarnings()]);
 }
 
 function forgetSession() {
-  if (state.address) sessionStorage.removeItem(sessionStorageKey());
-  for (const name of ["receipts", "earnings"]) {
-    subscriptions[name]?.();
-    delete subscriptions[name];
-  }
+  if (state.address) sessionStorage.removeItem(storageKey("session"));
+  live.unsubscribe("receipts");
+  live.unsubscribe("earnings");
   state.session = null;
   state.receipts = state.sales = state.earnings = null;
-  api.token = null;
-  live.connect(null);
+  client.useSession(null);
+  live.reconnect();
   changed();
 }
 
 export async function signOut() {
   await action("sign-out", async () => {
-    await api.request(Q.SIGN_OUT).catch(() => null);
+    await client.signOut();
     forgetSession();
   });
 }
@@ -289,68 +383,83 @@ export async function signOut() {
 export async function deposit(amountText) {
   await action("deposit", async () => {
     const amount = parseAmount(amountText, state.token.decimals);
-    const deadline = now() + PERMIT_LIFETIME_S;
-    const variables = { token: state.token.address, amount: amount.toString(), deadline };
+    // Checked before the wallet is asked anything: a permit for more than the wallet holds fails.
+    const held = await wallet.tokenBalance(state.token.address, state.address);
+    state.walletBalance = held;
+    if (held < amount) {
+      setMessage(
+        "deposit",
+        "error",
+        `Your wallet holds ${money(held)}: deposit at most that much.`,
+        null,
+        () => state.walletBalance === null || state.walletBalance >= amount,
+      );
+      return;
+    }
     setMessage("deposit", "pending", "Sign the permit in your wallet: no gas, no transaction.");
-    const { permitToSign } = await api.request(Q.PERMIT_TO_SIGN, { owner: state.address, ...variables });
-    const signature = await wallet.signTypedData(state.address, permitToSign.typedData);
-    setMessage("deposit", "pending", "Relaying your deposit…");
     const baseline = spendable(state.account);
-    const { depositWithPermit: result } = await api.request(Q.DEPOSIT_WITH_PERMIT, {
-      payer: state.address,
-      signature,
-      ...variables,
-    });
-    if (result.__typename !== "RelayedTransaction") throw new Error(result.message);
-    const pending = { baseline, amount, txHash: result.txHash };
+    const deadline = now() + PERMIT_LIFETIME_S;
+    const { txHash } = await client.depositWithPermit(state.token.address, amount, { deadline });
+    const pending = { baseline, amount, txHash };
     state.deposit = pending;
-    setMessage("deposit", "pending", `Pending: the server relayed your deposit of ${money(amount)}.`, result.txHash);
+    setMessage("deposit", "pending", `Pending: the server relayed your deposit of ${money(amount)}.`, txHash);
     onAccount(state.account);
     setTimeout(() => {
       if (state.deposit !== pending) return;
       state.deposit = null;
-      setMessage("deposit", "error", "The deposit was relayed but has not reached the hub yet: check the transaction.", pending.txHash);
+      setMessage("deposit", "error", "The deposit was relayed but has not reached the hub yet: check the transaction.", txHash);
     }, RELAY_TIMEOUT_MS);
   });
 }
 
-/** A new session key for this tab, allowed to spend `capText` (e.g. "1.00") for a day. */
+/** A new session key for this tab, allowed to spend `capText` (e.g. "1.00") for a day: the wallet
+ * signs one grant, no transaction, and the key pays at once. */
 export async function authoriseSessionKey(capText) {
   await action("key", async () => {
-    const allowance = parseAmount(capText, state.token.decimals);
-    const key = SessionKey.generate();
-    setMessage("key", "pending", "Sign the authorisation in your wallet: no gas, no transaction.");
-    const { signerAuthorizationToSign } = await api.request(Q.SIGNER_AUTHORIZATION_TO_SIGN, {
-      payer: state.address,
-      signer: key.address,
-      token: state.token.address,
-      allowance: allowance.toString(),
+    const maxTotal = parseAmount(capText, state.token.decimals);
+    setMessage("key", "pending", "Sign the session key's grant in your wallet: no gas, no transaction.");
+    const { privateKey, sessionKey, grant, client: keyClient } = await client.authorizeSessionKey({
+      maxTotal,
       validUntil: now() + SESSION_KEY_LIFETIME_S,
+      token: state.token.address,
     });
-    const typed = signerAuthorizationToSign.typedData;
-    const signature = await wallet.signTypedData(state.address, typed);
-    const { payer, signer, token, validUntil, nonce } = typed.message;
-    setMessage("key", "pending", "Relaying your authorisation…");
-    const { registerSessionKey: result } = await api.request(Q.REGISTER_SESSION_KEY, {
-      authorization: { payer, signer, token, allowance: typed.message.allowance, validUntil, nonce },
-      signature,
-    });
-    if (result.__typename !== "RelayedTransaction") throw new Error(result.message);
-    key.authorization = typed.message;
-    key.save(state.config.hub, state.address);
-    setMessage("key", "pending", "Pending: the server relayed your authorisation.", result.txHash);
-    const previous = state.key;
-    state.key = key;
-    const deadline = Date.now() + RELAY_TIMEOUT_MS;
-    for (state.keyInfo = null; !state.keyInfo; await new Promise((resolve) => setTimeout(resolve, 400))) {
-      if (Date.now() > deadline) {
-        state.key = previous;
-        throw new Error("The authorisation was relayed but has not reached the chain yet: try again later.");
-      }
-      await loadKeyInfo();
-    }
+    sessionStorage.setItem(storageKey("session-key"), privateKey);
+    state.key = { privateKey, address: sessionKey, client: keyClient };
+    state.keyInfo = grant;
     clearMessage("key");
+    loadKeyInfo();
   });
+}
+
+/** Revokes a session key on chain (this tab's by default): the wallet sends hub.revokeSigner and
+ * pays the gas. The hub refuses the key's vouchers once its delay has passed; the server at once. */
+export async function revokeSessionKey(address = state.key?.address) {
+  const mine = sameAddress(address, state.key?.address);
+  const slot = mine ? "key" : "keys"; // this tab's key, or another of the payer's
+  await action(
+    mine ? "revoke" : `revoke:${address}`,
+    async () => {
+      await ensureGas();
+      const tx = await client.revokeSessionKeyTransaction(address);
+      setMessage(slot, "pending", "Confirm the revocation in your wallet (a transaction: it costs gas).");
+      const hash = await client.sendTransaction(tx);
+      state.revoked.add(address.toLowerCase());
+      if (mine) forgetKey(); // this tab stops using it now, whatever the chain says later
+      setMessage(slot, "pending", "Sent: waiting for it to be mined…", hash);
+      const receipt = await wallet.waitForReceipt(hash);
+      if (!receipt.succeeded) throw new Error("The hub refused the revocation: the transaction reverted.");
+      const effective = state.now + Number(state.config.withdrawDelay ?? 0);
+      setMessage(
+        slot,
+        "success",
+        `Revoked: the key can no longer pay from ${formatDateTime(effective)}, after the hub's delay (what it already paid settles meanwhile). The server refuses it now.`,
+        hash,
+        mine ? () => state.key !== null : null, // a new key of this tab makes it old news
+      );
+      loadKeyInfo();
+    },
+    slot,
+  );
 }
 
 export async function read(resource) {
@@ -358,36 +467,41 @@ export async function read(resource) {
     open(resource);
     return;
   }
+  const price = BigInt(resource.price);
+  // Checked before anything is signed: the server would refuse, and the reader would have signed for nothing.
+  if (!state.account) await loadAccount();
+  if (headroom() < price) {
+    setMessage("read", "error", depositFirst(headroom(), price), null, () => headroom() >= price);
+    return;
+  }
+  state.now = now() + chainOffset;
+  const left = keyLeft();
+  if (state.key && left !== null && left < price) {
+    setMessage(
+      "read",
+      "error",
+      `Your session key has ${money(left)} left of its cap and this article costs ${money(price)}: authorise a new key (step 3).`,
+      null,
+      () => keyLeft() === null || keyLeft() >= price,
+    );
+    return;
+  }
   await action(
     `read:${resource.id}`,
     async () => {
-      const signer = state.keyInfo ? state.key : null;
+      const payer = left !== null ? state.key.client : client;
       setMessage(
         "read",
         "pending",
-        signer ? `Paying ${money(resource.price)} with your session key…` : "Sign the voucher in your wallet…",
+        left !== null ? `Paying ${money(price)} with your session key…` : `Sign the voucher for ${money(price)} in your wallet…`,
       );
-      let result;
-      // A mismatch means this channel moved on elsewhere (another tab): sign the next amount once more.
-      for (let attempt = 0; attempt < 2 && result?.__typename !== "PaymentAccepted"; attempt++) {
-        const { voucherToSign } = await api.request(Q.VOUCHER_TO_SIGN, {
-          payer: state.address,
-          resourceId: resource.id,
-        });
-        const typed = voucherToSign.typedData;
-        const signature = signer ? await signer.signTypedData(typed) : await wallet.signTypedData(state.address, typed);
-        const { payer, payee, token, cumulativeAmount, purchase } = typed.message;
-        const input = { payer, payee, token, cumulativeAmount, purchase, signature, resourceId: resource.id };
-        ({ pay: result } = await api.request(Q.PAY, { input }));
-        if (result.__typename !== "CumulativeMismatch") break;
+      const receipt = await payer.pay(resource.id, { maxPrice: price });
+      if (payer !== client && state.keyInfo) {
+        // The key's cap bounds its lane's total: the vector just signed says what is left, before any reload.
+        const total = receipt.voucher.entries.reduce((sum, entry) => sum + entry.cumulativeAmount, 0n);
+        state.keyInfo = { ...state.keyInfo, spent: total };
       }
-      if (result.__typename === "InsufficientFunds") {
-        throw new Error(
-          `Not enough in the hub: you can spend ${money(result.headroom)} and this article costs ${money(result.price)}. Deposit more (step 2).`,
-        );
-      }
-      if (result.__typename !== "PaymentAccepted") throw new Error(result.message);
-      state.paid.set(resource.id, result.receipt);
+      state.paid.set(resource.id, receipt);
       clearMessage("read");
       open(resource);
       loadKeyInfo();
@@ -402,21 +516,143 @@ function open(resource) {
   changed();
 }
 
+/** Step 1 of leaving: hub.requestWithdrawal, sent by the wallet; the money stays spendable by
+ * vouchers already accepted until `withdrawalAvailableAt`. */
+export async function requestWithdrawal(amountText) {
+  await action("hub-withdraw", async () => {
+    const amount = parseAmount(amountText, state.token.decimals);
+    if (amount > spendable(state.account)) {
+      const most = spendable(state.account);
+      setMessage("hub-withdraw", "error", `You can withdraw at most ${money(most)}.`, null, () => spendable(state.account) >= amount);
+      return;
+    }
+    await sendAndWait("hub-withdraw", await client.requestWithdrawalTransaction(amount, state.token.address));
+    clearMessage("hub-withdraw"); // the request shows with its countdown once the server has seen it
+    await loadAccount();
+  });
+}
+
+/** Step 2, after the delay: hub.withdraw pays min(requested, balance) to the wallet. */
+export async function completeWithdrawal() {
+  await action("hub-withdraw", async () => {
+    await sendAndWait("hub-withdraw", await client.withdrawTransaction(state.token.address));
+    setMessage("hub-withdraw", "success", "Withdrawn to your wallet.");
+    await Promise.all([loadAccount(), loadWalletBalance()]);
+  });
+}
+
+export async function cancelWithdrawal() {
+  await action("hub-withdraw", async () => {
+    await sendAndWait("hub-withdraw", await client.cancelWithdrawalTransaction(state.token.address));
+    clearMessage("hub-withdraw");
+    await loadAccount();
+  });
+}
+
+/** Checked before the wallet is asked to send anything: a wallet without ether cannot pay the gas. */
+async function ensureGas() {
+  if ((await wallet.etherBalance(state.address)) === 0n) {
+    throw new Error("Your wallet has no ether to pay this transaction's gas: fund it first (on the local chain, any demo account has some).");
+  }
+}
+
+async function sendAndWait(messageName, tx) {
+  await ensureGas();
+  setMessage(messageName, "pending", "Confirm the transaction in your wallet.");
+  const hash = await client.sendTransaction(tx);
+  setMessage(messageName, "pending", "Sent: waiting for it to be mined…", hash);
+  const receipt = await wallet.waitForReceipt(hash);
+  if (!receipt.succeeded) throw new Error("The hub refused it: the transaction reverted.");
+  return hash;
+}
+
 // ------------------------------------------------------------------------------ creator actions
 
 export async function withdraw() {
   await action("withdraw", async () => {
     const amount = BigInt(state.earnings.withdrawable);
-    const { withdrawEarningsTransaction: tx } = await api.request(Q.WITHDRAW_EARNINGS_TRANSACTION, {
-      token: state.token.address,
-      to: state.address,
-    });
-    setMessage("withdraw", "pending", "Confirm the transaction in your wallet.");
-    const hash = await wallet.sendTransaction(state.address, tx);
-    setMessage("withdraw", "pending", "Sent: waiting for it to be mined…", hash);
-    const receipt = await wallet.waitForReceipt(hash);
-    if (!receipt.succeeded) throw new Error("The hub refused the withdrawal: the transaction reverted.");
+    const tx = await client.withdrawEarningsTransaction(state.address, state.token.address);
+    const hash = await sendAndWait("withdraw", tx);
     setMessage("withdraw", "success", `Withdrawn: ${money(amount)} sent to your wallet.`, hash);
     await Promise.all([loadWalletBalance(), loadEarnings()]);
   });
+}
+
+/** Claims the creator's own vouchers with its own wallet (the exit that needs no settler): the
+ * server prepares hub.claim with the operator's acknowledgements; the wallet sends it. */
+export async function claimOwnVouchers() {
+  await action("claim", async () => {
+    const due = BigInt(state.earnings?.accepted ?? 0);
+    if (due === 0n) {
+      setMessage("claim", "error", "Nothing is waiting to be claimed.", null, () => BigInt(state.earnings?.accepted ?? 0) > 0n);
+      return;
+    }
+    const { claimTransaction } = await client.request(Q.CLAIM_TRANSACTION, { payee: state.address });
+    const hash = await sendAndWait("claim", { ...claimTransaction, value: BigInt(claimTransaction.value) });
+    // True until the creator withdraws it (the server may index the claim a moment after this).
+    const withdrawn = BigInt(state.earnings.withdrawn);
+    setMessage("claim", "success", `Claimed: ${money(due)} is yours to withdraw.`, hash, () => BigInt(state.earnings?.withdrawn ?? 0) > withdrawn);
+    await loadEarnings();
+  });
+}
+
+/** Saves the creator's unclaimed vouchers as a file: with it, `python -m app claim-exported` (or
+ * any wallet) claims them with no server at all. */
+export async function exportVouchers() {
+  await action("export", async () => {
+    const { exportVouchers: exported } = await client.request(Q.EXPORT_VOUCHERS, { payee: state.address });
+    const count = exported.claims.length; // one claim block per lane that owes the creator
+    if (count === 0) {
+      setMessage("claim", "error", "You have no unclaimed vouchers to export.");
+      return;
+    }
+    download(`vouchers-${state.address.slice(0, 10).toLowerCase()}.json`, JSON.stringify(exported, null, 2), "application/json");
+    setMessage("claim", "success", `Saved ${count} ${count === 1 ? "voucher" : "vouchers"} (${money(state.earnings.accepted)}): anyone can claim them for you with that file.`);
+  }, "claim");
+}
+
+/** Sets the creator's display name, shown to readers with its address. */
+export async function saveDisplayName(text) {
+  await action("profile", async () => {
+    const { setDisplayName: result } = await client.request(Q.SET_DISPLAY_NAME, { name: text });
+    if (result.__typename !== "CreatorProfile") throw new Error(result.message);
+    state.profile = { displayName: result.displayName };
+    setMessage("profile", "success", `Saved: readers see your articles by ${result.displayName}.`, null, () => state.profile?.displayName !== result.displayName);
+    await loadResources();
+  });
+}
+
+/** Lists an article (or updates the creator's own listing with this id) at `priceText` USDC;
+ * true once saved. */
+export async function saveListing({ id, title, description, priceText }) {
+  let saved = false;
+  await action("listing", async () => {
+    const price = parseAmount(priceText, state.token.decimals);
+    if (price > MAX_AMOUNT) throw new Error(`A price is at most ${money(MAX_AMOUNT)}.`);
+    const input = { id: id.trim() || slug(title), token: state.token.address, price: String(price), title, description };
+    const { saveResource: result } = await client.request(Q.SAVE_RESOURCE, { input });
+    if (result.__typename !== "ResourceSaved") throw new Error(result.message);
+    await loadResources();
+    setMessage("listing", "success", `Listed “${result.resource.title}” at ${money(result.resource.price)} a read.`, null, () => !resourceById(input.id));
+    saved = true;
+  });
+  return saved;
+}
+
+/** "A Field Guide!" -> "a-field-guide" (an id the API accepts). */
+function slug(title) {
+  const text = title.normalize("NFKD").toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
+  return (text || "article").slice(0, 100);
+}
+
+/** The receipts (or sales) shown, as a CSV file with a total row. */
+export function downloadReceipts(which) {
+  const receipts = which === "sales" ? state.sales : state.session ? state.receipts : [...state.paid.values()];
+  const csv = receiptsCsv(receipts ?? [], {
+    counterparty: which === "sales" ? "payer" : "payee",
+    token: state.token,
+    title: (id) => resourceById(id)?.title ?? id,
+    name: creatorName,
+  });
+  download(`${which}-${new Date().toISOString().slice(0, 10)}.csv`, csv, "text/csv");
 }

@@ -32,8 +32,8 @@ export function avatar(address) {
   return mark;
 }
 
-/** A table with a caption, column headings and rows of cells (nodes or text). */
-export function table(caption, headings, rows) {
+/** A table with a caption, column headings, rows of cells (nodes or text) and an optional footer row. */
+export function table(caption, headings, rows, footer = null) {
   // Focusable, so that keyboard users can scroll it sideways on a narrow screen.
   return h(
     "div",
@@ -44,6 +44,7 @@ export function table(caption, headings, rows) {
       h("caption", { class: "visually-hidden" }, caption),
       h("thead", {}, h("tr", {}, headings.map((heading) => h("th", { scope: "col" }, heading)))),
       h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((cell) => h("td", {}, cell))))),
+      footer ? h("tfoot", {}, h("tr", {}, footer.map((cell) => h("td", {}, cell)))) : null,
     ),
   );
 }

@@ -3,9 +3,18 @@
 
 import * as actions from "./actions.js";
 import { articleBody } from "./article.js";
+import { earningsChart } from "./chart.js";
 import { avatar, byId, h, setStatus, table } from "./dom.js";
 import { STATUS_LABELS, formatAmount, formatDateTime, formatTime, shortAddress, shortHash } from "./format.js";
-import { connected, money, resourceById, sameAddress, state, whenChanged } from "./state.js";
+import { connected, creatorName, keyLeft, money, resourceById, sameAddress, spendable, state, whenChanged } from "./state.js";
+
+/** A creator as readers see it: its display name, if any, then its short address (a name is
+ * anyone's to choose; the address is what gets paid). */
+function creator(address) {
+  const name = creatorName(address);
+  const shown = h("span", { class: "address", title: address }, shortAddress(address));
+  return name ? [h("span", { class: "creator-name" }, name), shown] : [shown];
+}
 
 /** Replaces `container`'s content only when `key` changed, keeping keyboard focus where it was. */
 function renderInto(container, key, build) {
@@ -104,28 +113,74 @@ function renderReader() {
   renderStatus(byId("deposit-status"), "deposit");
 
   const keyButton = byId("key-button");
+  const usable = keyLeft() !== null;
   keyButton.disabled = !connected() || state.busy.has("key");
   keyButton.setAttribute("aria-busy", String(state.busy.has("key")));
-  keyButton.textContent = state.keyInfo ? "Replace" : "Authorise";
+  keyButton.textContent = usable ? "Replace" : "Authorise";
   if (state.messages.key) renderStatus(byId("key-status"), "key");
-  else if (state.keyInfo) {
+  else if (usable && keyLeft() === 0n) {
+    setStatus(byId("key-status"), "Your session key has spent its whole cap: authorise a new one to keep reading without prompts.", "pending");
+  } else if (usable) {
     const info = state.keyInfo;
-    const left = BigInt(info.allowance) - BigInt(info.outstanding);
     setStatus(
       byId("key-status"),
       [
         h("strong", {}, "Session key active. "),
-        `${money(left)} of its cap left, until ${formatDateTime(info.validUntil)}. `,
+        `${money(keyLeft())} of its ${money(info.maxTotal)} cap left, until ${formatDateTime(info.validUntil)}. `,
         h("span", { class: "tx" }, "Key ", h("code", { title: info.signer }, shortAddress(info.signer))),
       ],
       "success",
     );
   } else setStatus(byId("key-status"), "");
+  // The payer's other live keys (other tabs, other devices): each can be revoked from here.
+  const others = (state.keys ?? []).filter(
+    (key) =>
+      key.revokedAt === null &&
+      key.validUntil > state.now &&
+      !state.revoked.has(key.signer.toLowerCase()) &&
+      !sameAddress(key.signer, state.key?.address),
+  );
+  const othersKey = others.map((key) => [key.signer, String(key.spent), state.busy.has(`revoke:${key.signer}`)]);
+  renderInto(byId("key-actions"), JSON.stringify([usable, state.key?.address, state.busy.has("revoke"), othersKey]), () => [
+    ...(usable
+      ? [
+          button("Revoke key", () => actions.revokeSessionKey(), { name: "revoke" }),
+          h("span", { class: "help" }, "Your wallet sends the revocation (a transaction: it pays the gas)."),
+        ]
+      : []),
+    others.length
+      ? h(
+          "div",
+          { class: "other-keys" },
+          h("p", { class: "help" }, `Your other session keys (other tabs or devices) can still pay:`),
+          h(
+            "ul",
+            { class: "listings" },
+            others.map((key) =>
+              h(
+                "li",
+                {},
+                h(
+                  "span",
+                  {},
+                  h("code", { title: key.signer }, shortAddress(key.signer)),
+                  ` ${money(key.maxTotal - key.spent)} of ${money(key.maxTotal)} left, until ${formatDateTime(key.validUntil)}`,
+                ),
+                button("Revoke", () => actions.revokeSessionKey(key.signer), { name: `revoke:${key.signer}` }),
+              ),
+            ),
+          ),
+        )
+      : null,
+  ]);
+
+  renderStatus(byId("keys-status"), "keys");
+  renderHubWithdrawal();
 
   const steps = {
     "step-connect": state.session !== null,
     "step-deposit": account !== null && BigInt(account.balance) > 0n,
-    "step-key": state.keyInfo !== null,
+    "step-key": (keyLeft() ?? 0n) > 0n,
   };
   let activeFound = false;
   for (const [id, done] of Object.entries(steps)) {
@@ -139,6 +194,54 @@ function renderReader() {
   if (state.messages.read || connected()) renderStatus(byId("read-status"), "read");
   else setStatus(byId("read-status"), "Connect your wallet (step 1) to start reading.");
   renderReceipts();
+}
+
+/** "in 59:07", "in 1:02:03" */
+function countdown(seconds) {
+  const s = Math.max(0, seconds);
+  const parts = [Math.floor(s / 3600), Math.floor((s % 3600) / 60), s % 60];
+  const text = parts[0] ? `${parts[0]}:${String(parts[1]).padStart(2, "0")}` : String(parts[1]);
+  return `${text}:${String(parts[2]).padStart(2, "0")}`;
+}
+
+/** The reader's way out: request, a countdown to withdrawalAvailableAt, then withdraw (or cancel). */
+function renderHubWithdrawal() {
+  const account = state.account;
+  const pending = account ? BigInt(account.pendingWithdrawal) : 0n;
+  const busy = state.busy.has("hub-withdraw");
+  const requestButton = byId("hub-withdraw-button");
+  requestButton.disabled = !connected() || busy || pending > 0n || spendable(account) <= 0n;
+  requestButton.setAttribute("aria-busy", String(busy));
+  renderStatus(byId("hub-withdraw-status"), "hub-withdraw");
+  const availableAt = account?.withdrawalAvailableAt ?? null;
+  const left = availableAt === null ? 0 : availableAt - state.now;
+  renderInto(byId("hub-withdraw-pending"), JSON.stringify([String(pending), left > 0 ? left : 0, busy]), () => {
+    if (pending === 0n) return [];
+    return [
+      h(
+        "div",
+        { class: "withdrawal" },
+        h(
+          "p",
+          {},
+          `Requested: ${money(pending)}. `,
+          left > 0
+            ? h("span", {}, "You can withdraw it in ", h("span", { class: "countdown" }, countdown(left)), ".")
+            : "You can withdraw it now.",
+        ),
+        h(
+          "div",
+          { class: "actions" },
+          button(`Withdraw ${money(pending)}`, actions.completeWithdrawal, {
+            focus: "hub-withdraw-complete",
+            primary: true,
+            disabled: left > 0 || busy,
+          }),
+          button("Cancel request", actions.cancelWithdrawal, { focus: "hub-withdraw-cancel", disabled: busy }),
+        ),
+      ),
+    ];
+  });
 }
 
 let shownReading = 0;
@@ -155,7 +258,7 @@ function renderReading() {
   byId("reading-byline").replaceChildren(
     avatar(resource.payee),
     h("span", {}, "by "),
-    h("span", { class: "address", title: resource.payee }, shortAddress(resource.payee)),
+    ...creator(resource.payee),
     h("span", { class: "sep", "aria-hidden": "true" }, "·"),
     h("span", { class: "paid-tag" }, `Paid ${money(receipt.price)}`),
   );
@@ -174,7 +277,7 @@ function renderArticles() {
   const list = byId("articles");
   list.setAttribute("aria-busy", String(state.loadingResources));
   const key = JSON.stringify([
-    state.resources.map((r) => r.id),
+    state.resources.map((r) => [r.id, r.title, r.price, r.creatorName]),
     connected(),
     [...state.paid.keys()],
     [...state.busy].filter((name) => name.startsWith("read:")),
@@ -209,7 +312,7 @@ function renderArticles() {
             { class: "byline" },
             avatar(resource.payee),
             "by ",
-            h("span", { class: "address", title: resource.payee }, shortAddress(resource.payee)),
+            ...creator(resource.payee),
           ),
         ),
         h(
@@ -229,24 +332,34 @@ function receiptRows(receipts, counterparty) {
     const who = receipt[counterparty];
     return [
       resource?.title ?? receipt.resourceId,
-      h("span", { class: "address", title: who }, avatar(who), shortAddress(who)),
+      h("span", { class: "who" }, avatar(who), ...(counterparty === "payee" ? creator(who) : [h("span", { class: "address", title: who }, shortAddress(who))])),
       h("span", { class: "num" }, money(receipt.price)),
       h(
         "span",
         { class: "badge", "data-status": receipt.status, title: receipt.failure ?? receipt.claimTx ?? "" },
         STATUS_LABELS[receipt.status] ?? receipt.status,
       ),
-      h("time", { datetime: new Date(receipt.createdAt * 1000).toISOString() }, formatTime(receipt.createdAt)),
+      h("time", { datetime: new Date(receipt.createdAt * 1000).toISOString() }, formatDateTime(receipt.createdAt)),
     ];
   });
 }
 
+/** The footer of a receipts table: how many, and what they add up to. */
+function totalRow(receipts) {
+  const total = receipts.reduce((sum, receipt) => sum + BigInt(receipt.price), 0n);
+  return [`Total: ${receipts.length} ${receipts.length === 1 ? "read" : "reads"}`, "", h("span", { class: "num" }, money(total)), "", ""];
+}
+
 function renderReceipts() {
   const receipts = state.session ? state.receipts : [...state.paid.values()].reverse();
-  renderInto(byId("receipts"), JSON.stringify([receipts, state.session !== null]), () => {
+  renderInto(byId("receipts"), JSON.stringify([receipts, state.session !== null, state.resources.map((r) => r.creatorName)]), () => {
     const hint = state.session ? null : h("p", { class: "muted" }, "Sign in to see all your receipts and follow their settlement.");
     if (!receipts?.length) return [h("p", { class: "empty" }, "No receipts yet: read an article."), hint];
-    return [table("Your receipts", ["Article", "Creator", "Price", "Status", "Time"], receiptRows(receipts, "payee")), hint];
+    return [
+      table("Your receipts", ["Article", "Creator", "Price", "Status", "Date"], receiptRows(receipts, "payee"), totalRow(receipts)),
+      h("div", { class: "actions" }, button("Download CSV", () => actions.downloadReceipts("receipts"), { focus: "receipts-csv" })),
+      hint,
+    ];
   });
 }
 
@@ -270,15 +383,68 @@ function renderCreator() {
   renderInto(byId("sales"), JSON.stringify([state.sales, state.session !== null]), () => {
     if (!state.session) return [h("p", { class: "empty" }, "Sign in to see your sales.")];
     if (!state.sales?.length) return [h("p", { class: "empty" }, "No sales yet.")];
-    return [table("Your sales", ["Article", "Reader", "Price", "Status", "Time"], receiptRows(state.sales, "payer"))];
+    return [
+      table("Your sales", ["Article", "Reader", "Price", "Status", "Date"], receiptRows(state.sales, "payer"), totalRow(state.sales)),
+      h("div", { class: "actions" }, button("Download CSV", () => actions.downloadReceipts("sales"), { focus: "sales-csv" })),
+    ];
+  });
+  renderInto(byId("earnings-chart"), JSON.stringify([state.sales?.map((s) => [s.id, s.createdAt]), state.session !== null]), () => {
+    if (!state.session || !state.sales?.length) return [h("p", { class: "empty" }, "Your earnings over time appear here after your first sale.")];
+    return [earningsChart(state.sales, state.token)];
   });
 
+  const due = earnings ? BigInt(earnings.accepted) : 0n;
+  for (const [id, name] of [["claim-button", "claim"], ["export-button", "export"]]) {
+    const element = byId(id);
+    element.disabled = due === 0n || !connected() || !state.session || state.busy.has(name);
+    element.setAttribute("aria-busy", String(state.busy.has(name)));
+  }
+  renderStatus(byId("claim-status"), "claim");
+
+  const profileButton = byId("profile-button");
+  profileButton.disabled = !state.session || state.busy.has("profile");
+  profileButton.setAttribute("aria-busy", String(state.busy.has("profile")));
+  const nameInput = byId("profile-name");
+  const savedName = state.profile?.displayName ?? "";
+  if (state.profile && nameInput.dataset.saved !== savedName) {
+    nameInput.dataset.saved = savedName; // the saved name, as the server tidied it
+    nameInput.value = savedName;
+  }
+  if (state.messages.profile || state.session) renderStatus(byId("profile-status"), "profile");
+  else setStatus(byId("profile-status"), "Sign in to choose the name readers see.");
+
+  const listingButton = byId("listing-button");
+  listingButton.disabled = !state.session || state.busy.has("listing");
+  listingButton.setAttribute("aria-busy", String(state.busy.has("listing")));
+  renderStatus(byId("listing-status"), "listing");
+
   const mine = state.resources.filter((resource) => sameAddress(resource.payee, state.address));
-  renderInto(byId("listings"), JSON.stringify([mine.map((r) => r.id), state.address]), () => {
+  renderInto(byId("listings"), JSON.stringify([mine, state.address, state.session !== null]), () => {
     if (!state.address) return [h("li", { class: "empty" }, "Connect to see the articles you sell.")];
-    if (!mine.length) return [h("li", { class: "empty" }, "You have no articles for sale.")];
-    return mine.map((resource) => h("li", {}, h("span", {}, resource.title), h("span", { class: "price" }, money(resource.price))));
+    if (!mine.length) return [h("li", { class: "empty" }, "You have no articles for sale yet.")];
+    return mine.map((resource) =>
+      h(
+        "li",
+        {},
+        h("span", {}, resource.title),
+        h(
+          "span",
+          { class: "listing-end" },
+          h("span", { class: "price" }, money(resource.price)),
+          state.session ? button("Edit", () => editListing(resource), { focus: `edit:${resource.id}` }) : null,
+        ),
+      ),
+    );
   });
+}
+
+/** Fills the listing form with `resource`, to change its title, description or price. */
+function editListing(resource) {
+  byId("listing-id").value = resource.id;
+  byId("listing-title").value = resource.title;
+  byId("listing-description").value = resource.description;
+  byId("listing-price").value = formatAmount(resource.price, state.token.decimals);
+  byId("listing-title").focus();
 }
 
 function renderHeader() {
@@ -291,7 +457,12 @@ function renderHeader() {
       : "Not connected";
   const liveState = byId("live-state");
   liveState.dataset.state = state.live;
-  liveState.textContent = { live: "Live updates on.", polling: "Live updates interrupted: polling every 3 s.", connecting: "Connecting live updates…" }[state.live];
+  liveState.textContent = {
+    idle: "Live updates start when you connect.",
+    live: "Live updates on.",
+    polling: "Live updates interrupted: polling every 3 s.",
+    connecting: "Connecting live updates…",
+  }[state.live];
   const error = byId("global-error");
   const message = state.error ?? state.loadError;
   error.hidden = !message;
@@ -319,7 +490,30 @@ export function mount() {
     event.preventDefault();
     actions.authoriseSessionKey(byId("key-cap").value);
   });
+  byId("hub-withdraw-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    actions.requestWithdrawal(byId("hub-withdraw-amount").value);
+  });
   byId("withdraw-button").addEventListener("click", actions.withdraw);
+  byId("claim-button").addEventListener("click", actions.claimOwnVouchers);
+  byId("export-button").addEventListener("click", actions.exportVouchers);
+  byId("profile-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    actions.saveDisplayName(byId("profile-name").value);
+  });
+  byId("listing-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = event.target;
+    const saved = await actions.saveListing({
+      id: byId("listing-id").value,
+      title: byId("listing-title").value,
+      description: byId("listing-description").value,
+      priceText: byId("listing-price").value,
+    });
+    if (!saved) return;
+    form.reset(); // ready for the next one; the listing shows above
+    byId("listing-id").value = ""; // a hidden input keeps its value through reset()
+  });
   whenChanged(render);
   render();
 }

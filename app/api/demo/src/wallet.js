@@ -1,16 +1,37 @@
-// The user's wallet through EIP-1193 (window.ethereum): accounts, signatures, transactions.
-// Only what the wallet alone can do goes through it; everything else goes to the server.
+// The user's wallet through EIP-1193 (window.ethereum): connecting, its chain, receipts and
+// balances. Signatures and transactions go through the micropayments client (clients/js), to
+// which `viemClient()` hands this wallet.
 
-import { encodeFunctionData, erc20Abi, getAddress, hexToBigInt, numberToHex, stringToHex } from "viem";
+import { createWalletClient, custom, encodeFunctionData, erc20Abi, getAddress, hexToBigInt, numberToHex } from "viem";
 
 export class WalletError extends Error {}
 
-/** Why a wallet request failed, in words: a refusal by the user is not an error to apologise for. */
-function explain(error) {
-  if (error?.code === 4001) return new WalletError("You declined the request in your wallet.");
-  if (error?.code === 4100) return new WalletError("The wallet has not authorised this page: connect first.");
-  return new WalletError(error?.message ?? String(error));
+/** Chains the page may add to a wallet that lacks them: the local test chain of scripts/dev
+ * (anvil's chain id, its default port; CHAIN_PORT moves it, and then the wallet needs it added by hand). */
+const LOCAL_CHAINS = {
+  31337: {
+    chainName: "Local test chain (scripts/dev)",
+    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+    rpcUrls: ["http://127.0.0.1:8545"],
+  },
+};
+
+/** The EIP-1193 code of a wallet error, also when viem wrapped it. */
+function codeOf(error) {
+  for (let cause = error; cause; cause = cause.cause) if (typeof cause.code === "number") return cause.code;
+  return null;
 }
+
+/** Why a wallet request failed, in words: a refusal by the user is not an error to apologise for. */
+export function explain(error) {
+  const code = codeOf(error);
+  if (code === 4001) return new WalletError("You declined the request in your wallet.");
+  if (code === 4100) return new WalletError("The wallet has not authorised this page: connect first.");
+  return new WalletError(error?.shortMessage ?? error?.message ?? String(error));
+}
+
+/** Whether `error` is the user declining in the wallet. */
+export const declined = (error) => codeOf(error) === 4001;
 
 export class Wallet {
   constructor(provider) {
@@ -40,31 +61,32 @@ export class Wallet {
     return Number(await this.request("eth_chainId"));
   }
 
-  /** Asks the wallet to switch to `chainId`; false when it cannot. */
+  /** Asks the wallet to switch to `chainId`, adding the local test chain first when the wallet
+   * does not know it (EIP-3085); false when it cannot. */
   async switchChain(chainId) {
+    const hex = numberToHex(chainId);
     try {
-      await this.request("wallet_switchEthereumChain", [{ chainId: numberToHex(chainId) }]);
-      return (await this.chainId()) === chainId;
-    } catch {
-      return false;
+      await this.provider.request({ method: "wallet_switchEthereumChain", params: [{ chainId: hex }] });
+    } catch (error) {
+      const local = LOCAL_CHAINS[chainId];
+      if (codeOf(error) !== 4902 || !local) return false;
+      try {
+        await this.provider.request({ method: "wallet_addEthereumChain", params: [{ chainId: hex, ...local }] });
+      } catch {
+        return false;
+      }
     }
+    return (await this.chainId().catch(() => null)) === chainId;
   }
 
-  /** EIP-712 typed data, signed as the server sent it (integers as decimal strings). */
-  signTypedData(address, typedData) {
-    return this.request("eth_signTypedData_v4", [address, JSON.stringify(typedData)]);
+  /** The wallet's ether, in wei: what pays the gas of the transactions it sends. */
+  async etherBalance(address) {
+    return hexToBigInt(await this.request("eth_getBalance", [address, "latest"]));
   }
 
-  /** EIP-191 personal_sign of a text message (Sign-In with Ethereum). */
-  personalSign(address, message) {
-    return this.request("personal_sign", [stringToHex(message), address]);
-  }
-
-  /** A transaction the server prepared (TransactionRequest), sent and paid for by the wallet. */
-  sendTransaction(from, tx) {
-    return this.request("eth_sendTransaction", [
-      { from, to: tx.to, data: tx.data, value: numberToHex(BigInt(tx.value)), chainId: numberToHex(tx.chainId) },
-    ]);
+  /** This wallet as a viem WalletClient, for the micropayments client to sign and send with. */
+  viemClient() {
+    return createWalletClient({ transport: custom(this.provider) });
   }
 
   /** The mined receipt of `hash`; polls the wallet's node for up to `timeoutMs`. */
@@ -82,6 +104,12 @@ export class Wallet {
   async tokenBalance(token, owner) {
     const data = encodeFunctionData({ abi: erc20Abi, functionName: "balanceOf", args: [owner] });
     return hexToBigInt(await this.request("eth_call", [{ to: token, data }, "latest"]));
+  }
+
+  /** The chain's clock: the latest block's timestamp (unix seconds), which may run ahead of ours. */
+  async chainTime() {
+    const block = await this.request("eth_getBlockByNumber", ["latest", false]);
+    return Number(BigInt(block.timestamp));
   }
 
   onChange(callback) {

@@ -1,32 +1,9 @@
-"""A Python client for dApps: pay per action with signed vouchers, gasless session keys and deposits.
-
-    from app.client import Micropayments
-
-    mp = Micropayments("http://127.0.0.1:8000", key=WALLET_KEY)
-    print(mp.account()["headroom"])                 # base units: 1_000_000 is 1 USDC
-    receipt = mp.pay("article-1")                   # signs the next voucher and sends it
-    session, tx_hash = mp.authorize_session_key(allowance=5_000_000)  # once, gasless
-    app = Micropayments("http://127.0.0.1:8000", key=session.key, payer=mp.payer)
-    app.pay("article-2")                            # no wallet prompt: the session key signs
-    mp.sign_in()
-    print([r["resourceId"] for r in mp.receipts()])
-
-The client signs only what it has checked: it builds each Voucher and SignerAuthorization itself
-(app.core.eip712) from the server's numbers, checks a permit field by field, and before it signs
-the amount a CumulativeMismatch asks for, it checks the server's proof (the latest voucher, signed
-by the payer or one of its keys). Amounts are ints in base units; results are the API's JSON
-(schema.graphql) with amounts as ints.
-
-    Exception
-    └── MicropaymentsError    refused: stable .code (UNKNOWN_RESOURCE, INSUFFICIENT_FUNDS...), .fields
-        └── TransportError    no usable answer (NETWORK, TIMEOUT, HTTP_5xx, UNAVAILABLE): retry later
-"""
+"""The client: requests to the API, the payment, session-key, deposit and sign-in flows."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 from collections.abc import AsyncGenerator, Mapping
 from dataclasses import replace
@@ -42,27 +19,38 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.typing import Subprotocol
 
+from app.client.checks import Purchase, checked, checked_grant, next_voucher, raised, signed_voucher
+from app.client.errors import MicropaymentsError, TransportError
 from app.core import siwe
-from app.core.eip712 import Domain, SignerAuthorization, Voucher, typed_data, voucher_digest
+from app.core.eip712 import MAX_LANE_ENTRIES, Acknowledgement, Domain, PayerVoucher, digest, typed_data
 from app.core.errors import Refusal
 from app.core.signatures import recover
 from app.core.types import Address, to_address
 
-_AMOUNT_FIELDS = "balance pendingWithdrawal outstanding headroom cumulativeAmount price allowance expected"
+_AMOUNT_FIELDS = "balance pendingWithdrawal outstanding headroom cumulativeAmount price maxTotal spent lane"
 _AMOUNTS = frozenset(_AMOUNT_FIELDS.split())
-_RECEIPT = "id payer payee token cumulativeAmount price purchase resourceId signer signature status createdAt"
+_ENTRY = "{ payee cumulativeAmount }"
+_SIGNED = f"payer token lane entries {_ENTRY} purchase signature acknowledgement signer"
+_RECEIPT = (
+    "id payer payee token cumulativeAmount price purchase resourceId signer signature status createdAt "
+    f"lane acknowledgement voucher {{ {_SIGNED} }}"
+)
 _ACCOUNT = "payer token balance pendingWithdrawal withdrawalAvailableAt outstanding headroom"
-_LATEST = "payer payee token cumulativeAmount purchase signature"
-_CONFIG = "{ config { chainId hub allowedTokens { address } } }"
-_NEXT = """query($p: Address!, $r: String!) { voucherToSign(payer: $p, resourceId: $r) { message }
-  resource(id: $r) { price payee token } }"""
+_SESSION_KEY = "payer signer token lane maxTotal spent validUntil revokedAt"
+_CONFIG = "{ config { chainId hub operator allowedTokens { address } } }"
+_NEXT = f"""query($p: Address!, $r: String!, $s: Address) {{
+  voucherToSign(payer: $p, resourceId: $r, signer: $s) {{
+    typedData lane previousEntries {_ENTRY} resource {{ id payee token price }} }} }}"""
 _PAY = f"""mutation($i: PayInput!, $k: String) {{ pay(input: $i, idempotencyKey: $k) {{ __typename
   ... on PaymentAccepted {{ receipt {{ {_RECEIPT} }} }} ... on Refusal {{ code message }}
   ... on Refused {{ fields }} ... on InsufficientFunds {{ headroom price }}
-  ... on CumulativeMismatch {{ expected latest {{ {_LATEST} }} }} }} }}"""
+  ... on CumulativeMismatch {{ latest {{ {_SIGNED} }} }} }} }}"""
 _RELAYED = "{ __typename ... on RelayedTransaction { txHash } ... on Refused { code message fields } }"
-_REGISTER = f"""mutation($a: SignerAuthorizationInput!, $s: Bytes!, $k: String) {{
-  registerSessionKey(authorization: $a, signature: $s, idempotencyKey: $k) {_RELAYED} }}"""
+_GRANT = """query($p: Address!, $s: Address!, $m: Amount!, $v: Timestamp, $t: Address) {
+  grantToSign(payer: $p, signer: $s, maxTotal: $m, validUntil: $v, token: $t) { typedData } }"""
+_AUTHORIZE = f"""mutation($g: SessionGrantInput!, $s: Bytes!, $k: String) {{
+  authorizeSessionKey(grant: $g, signature: $s, idempotencyKey: $k) {{ __typename
+  ... on SessionKey {{ {_SESSION_KEY} }} ... on Refused {{ code message fields }} }} }}"""
 _PERMIT = """query($o: Address!, $t: Address!, $a: Amount!, $d: Timestamp!) {
   permitToSign(owner: $o, token: $t, amount: $a, deadline: $d) { typedData } }"""
 _DEPOSIT = f"""mutation($p: Address!, $t: Address!, $a: Amount!, $d: Timestamp!, $s: Bytes!, $k: String) {{
@@ -72,33 +60,22 @@ _SIGN_IN = """mutation($m: String!, $s: Bytes!, $k: String) { signIn(message: $m
   idempotencyKey: $k) { __typename ... on Session { token } ... on Refused { code message fields } } }"""
 _RECEIPTS = f"""query($n: Int!, $after: String) {{ receipts(first: $n, after: $after) {{
   edges {{ node {{ {_RECEIPT} claimTx failure }} }} pageInfo {{ hasNextPage endCursor }} }} }}"""
-_SESSION_KEYS = """query($p: Address!) {
-  sessionKeys(payer: $p) { signer token allowance outstanding validUntil revokeAt } }"""
+_SESSION_KEYS = f"query($p: Address!) {{ sessionKeys(payer: $p) {{ {_SESSION_KEY} }} }}"
+_REVOKE = """query($s: Address!) {
+  revokeSessionKeyTransaction(signer: $s) { chainId to data value description } }"""
 _ACCOUNT_QUERY = f"query($p: Address!, $t: Address!) {{ account(payer: $p, token: $t) {{ {_ACCOUNT} }} }}"
 _WATCH = (
     f"subscription($p: Address!, $t: Address!) {{ accountChanged(payer: $p, token: $t) {{ {_ACCOUNT} }} }}"
 )
 
 
-class MicropaymentsError(Exception):
-    """Refused by the server (or by this client checking the server): `code` is stable."""
-
-    def __init__(self, code: str, message: str, fields: Mapping[str, Any] | None = None) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code, self.message, self.fields = code, message, dict(fields or {})
-
-
-class TransportError(MicropaymentsError):
-    """The server gave no usable answer; the same call may succeed later."""
-
-
 class Micropayments:
     """A payer's client. `key` signs: the payer's wallet key, or a session key of `payer`.
 
     Idempotency: every mutation carries a key derived from what was signed (the EIP-712 digest of
-    the voucher, authorization or permit; the hash of the sign-in message), so a signed voucher
-    always travels under the same key. `pay` resends a request that got no answer (up to `retries`
-    times) with the same voucher and key, and the server answers with the first receipt instead of
+    the voucher, grant or permit; the hash of the sign-in message), so a signed voucher always
+    travels under the same key. `pay` resends a request that got no answer (up to `retries` times)
+    with the same voucher and key, and the server answers with the first receipt instead of
     charging again. If every attempt fails it raises TransportError and keeps the voucher: the next
     `pay` of that resource resends it first, completing the interrupted payment rather than starting
     a second one. (A fresh random key per call would defeat this: the retry would be a new payment.)
@@ -123,7 +100,7 @@ class Micropayments:
         self._timeout, self._retries = timeout, retries
         self._http = httpx.Client(base_url=self.url, timeout=timeout, transport=transport)
         self._config: dict[str, Any] | None = None
-        self._pending: dict[str, tuple[Voucher, str]] = {}  # resource id -> voucher sent, no answer
+        self._pending: dict[str, tuple[Purchase, str]] = {}  # resource id -> voucher sent, no answer
 
     def __enter__(self) -> Micropayments:
         return self
@@ -137,64 +114,73 @@ class Micropayments:
     # ------------------------------------------------------------------------------------ paying
 
     def pay(self, resource_id: str, *, max_price: int | None = None) -> dict[str, Any]:
-        """Pays for one action on `resource_id` and returns its receipt. On CUMULATIVE_MISMATCH (this
-        client's view of the channel was stale) it checks the server's latest voucher, signs the
-        expected amount and retries once. Raises MicropaymentsError with the refusal's code."""
+        """Pays for one action on `resource_id` and returns its receipt. Checks the voucher before
+        signing it (`next_voucher`); on CUMULATIVE_MISMATCH (another client of the payer paid on the
+        lane meanwhile) it checks the server's latest voucher, signs above it and retries once.
+        Raises MicropaymentsError with the refusal's code."""
         pending = self._pending.pop(resource_id, None)
         if pending is not None:
-            result = self._submit(*pending, resource_id)
+            result = self._submit(*pending)
             if result["__typename"] == "PaymentAccepted":
-                return _ints(result["receipt"])
-        data = self._query(_NEXT, {"p": self.payer, "r": resource_id})
-        voucher, resource = self._voucher(data["voucherToSign"]["message"]), data["resource"]
-        price = int(resource["price"])
-        if (voucher.payee, voucher.token) != (resource["payee"], resource["token"]) or price < 1:
-            raise MicropaymentsError("UNEXPECTED_TYPED_DATA", "the voucher is not for this resource")
-        if max_price is not None and price > max_price:
-            raise MicropaymentsError("PRICE_ABOVE_MAX", f"the price is {price}", {"price": price})
-        result = self._submit(voucher, self._sign(voucher), resource_id)
+                return self._acknowledged(result["receipt"], pending[0])
+        signer = None if self.address == self.payer else self.address
+        data = self._query(_NEXT, {"p": self.payer, "r": resource_id, "s": signer})["voucherToSign"]
+        purchase = next_voucher(data, self.payer, resource_id, self._domain())
+        if max_price is not None and purchase.price > max_price:
+            raise MicropaymentsError(
+                "PRICE_ABOVE_MAX", f"the price is {purchase.price}", {"price": purchase.price}
+            )
+        result = self._submit(purchase, self._sign(purchase.voucher))
         if result["__typename"] == "CumulativeMismatch":
-            voucher = replace(voucher, cumulative_amount=self._resynchronised(voucher, price, result))
-            result = self._submit(voucher, self._sign(voucher), resource_id)
+            purchase = self._resynchronised(purchase, result)
+            result = self._submit(purchase, self._sign(purchase.voucher))
         if result["__typename"] != "PaymentAccepted":
             raise _refusal(result)
-        return _ints(result["receipt"])
+        return self._acknowledged(result["receipt"], purchase)
 
     def account(self, token: str | None = None) -> dict[str, Any]:
         """The payer's balance, outstanding and headroom (ints) in `token` (default: the hub's first)."""
         return _ints(self._query(_ACCOUNT_QUERY, {"p": self.payer, "t": self._token(token)})["account"])
 
     def session_keys(self) -> list[dict[str, Any]]:
-        """The payer's session keys as the server has indexed them."""
+        """The payer's session keys: lane, maxTotal, spent, validUntil, revokedAt."""
         return [_ints(k) for k in self._query(_SESSION_KEYS, {"p": self.payer})["sessionKeys"]]
 
-    # ------------------------------------------------------------------------ gasless, on chain
+    # ----------------------------------------------------------------------------------- gasless
 
     def authorize_session_key(
-        self, allowance: int, valid_until: int | None = None, *, token: str | None = None, wait: bool = True
-    ) -> tuple[LocalAccount, str]:
-        """Creates a session key that may spend up to `allowance`, signs its SignerAuthorization with
-        the wallet key and has the operator register it (gasless). With `wait`, returns once the
-        server has indexed the key, so `Micropayments(url, key=key.key, payer=payer)` can pay at once."""
+        self, max_total: int, valid_until: int | None = None, *, token: str | None = None
+    ) -> tuple[LocalAccount, dict[str, Any]]:
+        """Creates a session key that may sign vouchers on a lane of its own while the lane totals at
+        most `max_total`, until `valid_until` (default: the server's, 30 days). The wallet key signs
+        the SessionGrant once, checked (`checked_grant`); no transaction: the key pays at once with
+        `Micropayments(url, key=key.key, payer=payer)`. Returns the key and its SessionKey."""
         self._require_wallet()
         session: LocalAccount = Account.create()
-        until = valid_until or int(time.time()) + 7 * 86_400
-        nonce = int.from_bytes(os.urandom(8), "big")
         signer = to_address(session.address)
-        auth = SignerAuthorization(self.payer, signer, self._token(token), allowance, until, nonce)
-        signed = self.signer.sign_typed_data(full_message=typed_data(self._domain(), auth))
-        variables = {"a": _strs(auth.message()), **self._signature(signed, "auth")}
-        tx_hash = _relayed(self._query(_REGISTER, variables, retry=False)["registerSessionKey"])
-        deadline = time.monotonic() + 60
-        while wait and all(k["signer"] != signer for k in self.session_keys()):
-            if time.monotonic() > deadline:
-                raise TransportError("TIMEOUT", f"the server has not indexed {tx_hash} within 60 s")
-            time.sleep(0.2)
-        return session, tx_hash
+        asked_token = self._token(token)
+        asked = {"p": self.payer, "s": signer, "m": str(max_total), "v": valid_until, "t": asked_token}
+        proposed = self._query(_GRANT, asked)["grantToSign"]["typedData"]
+        grant = checked_grant(
+            proposed, self.payer, signer, max_total, valid_until, asked_token, self._domain()
+        )
+        signed = self.signer.sign_typed_data(full_message=typed_data(self._domain(), grant))
+        message = {**_strs(grant.message()), "validUntil": grant.valid_until}
+        key = "grant:" + digest(self._domain(), grant).hex()
+        variables = {"g": message, "s": "0x" + bytes(signed.signature).hex(), "k": key}
+        result = self._query(_AUTHORIZE, variables, retry=False)["authorizeSessionKey"]
+        if result["__typename"] != "SessionKey":
+            raise _refusal(result)
+        return session, _ints(result)
 
-    def deposit_with_permit(self, token: str, amount: int, deadline: int | None = None) -> str:
-        """Deposits `amount` of the wallet's tokens without gas: signs an EIP-2612 permit that the
-        operator relays. Returns the transaction hash; the balance counts it once indexed."""
+    def revoke_session_key_transaction(self, signer: str) -> dict[str, Any]:
+        """The hub.revokeSigner transaction the payer's wallet sends (with its own gas)."""
+        return _ints(self._query(_REVOKE, {"s": to_address(signer)})["revokeSessionKeyTransaction"])
+
+    def deposit_with_permit(self, token: str | None, amount: int, deadline: int | None = None) -> str:
+        """Deposits `amount` of the wallet's tokens (`token` None: the hub's first) without gas: signs
+        an EIP-2612 permit that the operator relays. Returns the transaction hash; the balance
+        counts it once indexed."""
         self._require_wallet()
         token_address, deadline = self._token(token), deadline or int(time.time()) + 3600
         variables = {"t": token_address, "a": str(amount), "d": deadline}
@@ -278,45 +264,59 @@ class Micropayments:
 
     # ---------------------------------------------------------------------------------- internals
 
-    def _submit(self, voucher: Voucher, signature: str, resource_id: str) -> dict[str, Any]:
+    def _submit(self, purchase: Purchase, signature: str) -> dict[str, Any]:
+        voucher = purchase.voucher
         variables = {
-            "i": {**_strs(voucher.message()), "signature": signature, "resourceId": resource_id},
-            "k": "pay:" + voucher_digest(self._domain(), voucher).hex(),
+            "i": {**_strs(voucher.message()), "signature": signature, "resourceId": purchase.resource_id},
+            "k": "pay:" + digest(self._domain(), voucher).hex(),
         }
         try:
             result: dict[str, Any] = self._query(_PAY, variables)["pay"]
         except TransportError:
-            self._pending[resource_id] = (voucher, signature)
+            self._pending[purchase.resource_id] = (purchase, signature)
             raise
         return result
 
-    def _resynchronised(self, voucher: Voucher, price: int, mismatch: Mapping[str, Any]) -> int:
-        """The amount the server expects, if its latest voucher proves it: signed by the payer or one
-        of its keys, on this channel, and `expected` is exactly its amount plus the price."""
-        expected, latest, base = int(mismatch["expected"]), mismatch.get("latest"), 0
-        if latest is not None:
-            proof = self._voucher(latest)
-            signer = recover(voucher_digest(self._domain(), proof), bytes.fromhex(latest["signature"][2:]))
-            ours = signer == self.payer or any(k["signer"] == signer for k in self.session_keys())
-            if (proof.payee, proof.token) != (voucher.payee, voucher.token) or not ours:
-                raise MicropaymentsError("UNVERIFIED_RESYNC", "its latest voucher is not the payer's", latest)
-            base = proof.cumulative_amount
-        if expected != base + price:
+    def _resynchronised(self, purchase: Purchase, mismatch: Mapping[str, Any]) -> Purchase:
+        """The purchase above the lane's latest voucher, if the server proves it: of this payer,
+        token and lane, and signed by the payer or one of its session keys on this lane."""
+        latest, voucher = mismatch.get("latest"), purchase.voucher
+        if latest is None:
+            raise MicropaymentsError("UNVERIFIED_RESYNC", "the server shows no latest voucher to check")
+        proof = checked(lambda: signed_voucher(latest))
+        if (proof.payer, proof.token, proof.lane) != (voucher.payer, voucher.token, voucher.lane):
+            raise MicropaymentsError("UNVERIFIED_RESYNC", "its latest voucher is of another lane", latest)
+        signer = recover(digest(self._domain(), proof), bytes.fromhex(latest["signature"][2:]))
+        keys = [] if signer in (self.payer, self.address) else self.session_keys()
+        ours = signer in (self.payer, self.address) or any(
+            k["signer"] == signer and k["lane"] == voucher.lane for k in keys
+        )
+        if not ours:
             raise MicropaymentsError(
                 "UNVERIFIED_RESYNC",
-                f"the server expects {expected}; its latest voucher proves {base} + price {price}",
-                {"expected": expected, "proven": base, "price": price},
+                f"its latest voucher is signed by {signer}, not the payer or its key",
+                latest,
             )
-        return expected
+        entries = raised(proof.entries, purchase.payee, purchase.price)
+        if len(entries) > MAX_LANE_ENTRIES:
+            raise MicropaymentsError("UNEXPECTED_TYPED_DATA", f"the lane would pay {len(entries)} payees")
+        return replace(purchase, voucher=replace(voucher, entries=entries))
 
-    def _voucher(self, message: Mapping[str, Any]) -> Voucher:
-        purchase = bytes.fromhex(message["purchase"][2:])
-        payer, payee, token = (to_address(message[k]) for k in ("payer", "payee", "token"))
-        if payer != self.payer or len(purchase) != 32:
-            raise MicropaymentsError("UNEXPECTED_TYPED_DATA", f"a voucher of {payer}, not {self.payer}")
-        return Voucher(payer, payee, token, int(message["cumulativeAmount"]), purchase)
+    def _acknowledged(self, receipt: Mapping[str, Any], purchase: Purchase) -> dict[str, Any]:
+        """The receipt, if it carries the operator's acknowledgement of the voucher that was signed."""
+        domain, operator = self._domain(), self._server_config().get("operator")
+        acknowledgement = Acknowledgement(digest(domain, purchase.voucher))
+        signature = str(receipt.get("acknowledgement") or "0x")
+        by = recover(digest(domain, acknowledgement), bytes.fromhex(signature[2:]))
+        if operator is None or by != to_address(operator):
+            raise MicropaymentsError(
+                "UNACKNOWLEDGED",
+                f"the acknowledgement is signed by {by}, not the operator {operator}",
+                receipt,
+            )
+        return _ints(receipt)
 
-    def _sign(self, voucher: Voucher) -> str:
+    def _sign(self, voucher: PayerVoucher) -> str:
         signed = self.signer.sign_typed_data(full_message=typed_data(self._domain(), voucher))
         return "0x" + bytes(signed.signature).hex()
 
@@ -401,8 +401,16 @@ def _relayed(result: Mapping[str, Any]) -> str:
 
 
 def _strs(message: Mapping[str, Any]) -> dict[str, Any]:
-    """A message for the API: its ints as decimal strings."""
-    return {k: str(v) if isinstance(v, int) else v for k, v in message.items()}
+    """A message for the API: its ints as decimal strings, in nested entries too."""
+
+    def wire(value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return _strs(value)
+        if isinstance(value, list):
+            return [wire(item) for item in value]
+        return str(value) if isinstance(value, int) else value
+
+    return {k: wire(v) for k, v in message.items()}
 
 
 def _ints(value: Mapping[str, Any]) -> dict[str, Any]:
