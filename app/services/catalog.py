@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 
 from app.core import access
 from app.core.access import Access, AccessModel
@@ -18,10 +20,53 @@ _RESOURCE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}")
 MAX_PASS_SECONDS = 366 * 24 * 3600  # a year: a longer pass is a purchase
 
 
+class Resources:
+    """What every pay reads and rarely changes, kept in memory: the resources by id.
+
+    A resource saved in this process replaces its entry at once; one saved by another worker
+    is seen within `ttl` seconds (a price or an activation is at most that stale, no more than
+    the read outside the pay's transaction that this replaces). Unknown ids are not cached.
+    """
+
+    def __init__(self, db: Database, ttl: float = 1.0) -> None:
+        self._db = db
+        self._ttl = ttl
+        self._entries: dict[str, tuple[float, Resource]] = {}
+        self._lock = threading.Lock()
+
+    def cached(self, resource_id: str) -> Resource | None:
+        """The resource if a fresh copy is in memory (no I/O: safe on an event loop), else None."""
+        entry = self._entries.get(resource_id)
+        if entry is None or time.monotonic() - entry[0] > self._ttl:
+            return None
+        return entry[1]
+
+    def get(self, resource_id: str) -> Resource | None:
+        """The resource, from memory or else from the database (and then kept)."""
+        found = self.cached(resource_id)
+        if found is not None:
+            return found
+        with self._db.read() as conn:
+            found = catalog.get_resource(conn, resource_id)
+        if found is not None:
+            self.put(found)
+        return found
+
+    def put(self, resource: Resource) -> None:
+        with self._lock:
+            if len(self._entries) >= _MAX_CACHED:
+                self._entries.clear()  # crude but bounded: ids are the creators', not the clients'
+            self._entries[resource.id] = (time.monotonic(), resource)
+
+
+_MAX_CACHED = 100_000
+
+
 class Catalog:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, resources: Resources | None = None) -> None:
         self._db = db
         self._clock = clock
+        self._resources = resources
 
     def tokens(self) -> list[Token]:
         with self._db.read() as conn:
@@ -91,4 +136,6 @@ class Catalog:
                 pass_seconds=pass_seconds,
             )
             catalog.save_resource(conn, resource)
+        if self._resources is not None:
+            self._resources.put(resource)
         return resource

@@ -10,6 +10,7 @@ accepted. The transaction commits before any receipt is returned: an acknowledge
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -35,6 +36,7 @@ from app.core.errors import (
 from app.core.receipts import Receipt, ReceiptStatus, SignedVoucher, receipt_id
 from app.core.signatures import recover
 from app.core.types import Address
+from app.services.catalog import Resources
 from app.services.committer import GroupCommitter
 from app.services.events import EventBus
 from app.store import access as holdings
@@ -93,8 +95,10 @@ class Payments:
         events: EventBus,
         settle_margin: int,
         acknowledge: Acknowledge,
+        resources: Resources | None = None,
     ) -> None:
         self._db = db
+        self._resources = resources if resources is not None else Resources(db)
         self._domain = domain
         self._clock = clock
         self._events = events
@@ -107,6 +111,19 @@ class Payments:
         is committed (pays arriving together share that commit: see app.services.committer)."""
         job = _Job(self._verify(request), idempotency_key, _fingerprint(request))
         outcome = self._committer.submit(job)
+        if isinstance(outcome, Refusal):
+            raise outcome
+        return outcome
+
+    async def pay_async(self, request: PayRequest, idempotency_key: str | None = None) -> Receipt:
+        """`pay` for the event loop: the voucher is verified on the loop (CPU only: the resource
+        comes from memory, or from a worker thread on a miss) and the receipt is awaited, so a
+        waiting pay holds no thread."""
+        resource = self._resources.cached(request.resource_id)
+        if resource is None:
+            resource = await asyncio.to_thread(self._resources.get, request.resource_id)
+        verified = self._verify(request, {request.resource_id: resource} if resource else {})
+        outcome = await self._committer.submit_async(_Job(verified, idempotency_key, _fingerprint(request)))
         if isinstance(outcome, Refusal):
             raise outcome
         return outcome

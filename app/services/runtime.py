@@ -22,7 +22,7 @@ from app.core.types import Address, to_address
 from app.services.accounts import Accounts
 from app.services.auth import Auth
 from app.services.background import Worker
-from app.services.catalog import Catalog
+from app.services.catalog import Catalog, Resources
 from app.services.clock import Clock, system_clock
 from app.services.events import EventBus, MemoryBus, PostgresBus, pg_conninfo
 from app.services.exits import Exits
@@ -155,6 +155,7 @@ def build(settings: Settings, clock: Clock = system_clock) -> Services:
         urgency=settings.settle_urgency,
         max_gas_per_hour=settings.settle_max_gas_per_hour,
     )
+    resources = Resources(db)  # shared: a resource saved here is what the next pay reads
     return Services(
         settings=settings,
         clock=clock,
@@ -170,10 +171,11 @@ def build(settings: Settings, clock: Clock = system_clock) -> Services:
             bus,
             settings.settle_margin,
             _acknowledger(settings.operator_key),
+            resources,
         ),
         session_keys=SessionKeys(db, domain, clock, settings.settle_margin),
         accounts=Accounts(db),
-        catalog=Catalog(db, clock),
+        catalog=Catalog(db, clock, resources),
         profiles=Profiles(db, clock),
         auth=Auth(db, clock, settings.public_url, chain_id, settings.nonce_ttl, settings.session_ttl),
         typed_data=TypedData(db, domain, token_domain, hub.permit_nonce, clock),

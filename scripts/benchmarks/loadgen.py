@@ -3,7 +3,8 @@
 Reads request bodies (one JSON document per line) from a file and POSTs them to a URL:
   --mode closed --concurrency C   C requests in flight at all times, each body once (throughput)
   --mode open --rate R            one request every 1/R s whatever the answers (latency at a load)
-Prints one JSON object: count, errors, seconds, rps, p50_ms, p99_ms, and the first error seen.
+Prints one JSON object: count, errors, seconds, rps, p50_ms, p99_ms, the first error seen, and
+cpu_us_per_request (this process's own CPU time per request: what the client costs the machine).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import resource
 import statistics
 import sys
 import time
@@ -62,6 +64,7 @@ async def run(url: str, bodies: list[bytes], mode: str, concurrency: int, rate: 
                 first_error = first_error or problem
 
         started = time.perf_counter()
+        cpu_started = _cpu()
         if mode == "closed":
             queue = iter(bodies)
 
@@ -79,6 +82,7 @@ async def run(url: str, bodies: list[bytes], mode: str, concurrency: int, rate: 
                 tasks.append(asyncio.create_task(one(body)))
             await asyncio.gather(*tasks)
         seconds = time.perf_counter() - started
+        cpu = _cpu() - cpu_started
     return {
         "count": len(bodies),
         "errors": errors,
@@ -87,7 +91,13 @@ async def run(url: str, bodies: list[bytes], mode: str, concurrency: int, rate: 
         "rps": round(len(bodies) / seconds, 1),
         "p50_ms": round(statistics.median(latencies), 2) if latencies else None,
         "p99_ms": round(percentile(latencies, 0.99), 2),
+        "cpu_us_per_request": round(cpu / len(bodies) * 1e6, 1) if bodies else None,
     }
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
