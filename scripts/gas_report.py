@@ -47,26 +47,12 @@ from app.core.eip712 import (
     digest,
 )
 from app.core.types import to_address
+from app.services.typed_data import PERMIT_FIELDS, RECEIVE_WITH_AUTHORIZATION_FIELDS
 
 USDC = 10**6
 WITHDRAW_DELAY = 3600
 MAX_UINT256 = 2**256 - 1
 
-PERMIT_FIELDS = [
-    {"name": "owner", "type": "address"},
-    {"name": "spender", "type": "address"},
-    {"name": "value", "type": "uint256"},
-    {"name": "nonce", "type": "uint256"},
-    {"name": "deadline", "type": "uint256"},
-]
-RECEIVE_WITH_AUTHORIZATION_FIELDS = [
-    {"name": "from", "type": "address"},
-    {"name": "to", "type": "address"},
-    {"name": "value", "type": "uint256"},
-    {"name": "validAfter", "type": "uint256"},
-    {"name": "validBefore", "type": "uint256"},
-    {"name": "nonce", "type": "bytes32"},
-]
 
 STARTED = time.monotonic()
 

@@ -39,6 +39,11 @@ from app.core.types import Address
 
 DEFAULT_GRANT_LIFETIME = 30 * 24 * 3600  # a session key's default life: thirty days
 
+First = Annotated[int, strawberry.argument(description="How many items, 1-100 (20 by default).")]
+After = Annotated[
+    str | None,
+    strawberry.argument(description="The `endCursor` of the previous page; omit it for the first page."),
+]
 OwnAddress = Annotated[
     Address | None,
     strawberry.argument(description="Defaults to the signed-in address; any other is refused."),
@@ -72,13 +77,8 @@ async def lanes(
 
 async def receipts(
     info: Info,
-    first: Annotated[
-        int, strawberry.argument(description="How many items, 1-100 (20 by default).")
-    ] = DEFAULT_PAGE_SIZE,
-    after: Annotated[
-        str | None,
-        strawberry.argument(description="The `endCursor` of the previous page; omit it for the first page."),
-    ] = None,
+    first: First = DEFAULT_PAGE_SIZE,
+    after: After = None,
     payer: OwnAddress = None,
 ) -> Connection[Receipt]:
     ctx = info.context
@@ -90,13 +90,8 @@ async def receipts(
 
 async def sales(
     info: Info,
-    first: Annotated[
-        int, strawberry.argument(description="How many items, 1-100 (20 by default).")
-    ] = DEFAULT_PAGE_SIZE,
-    after: Annotated[
-        str | None,
-        strawberry.argument(description="The `endCursor` of the previous page; omit it for the first page."),
-    ] = None,
+    first: First = DEFAULT_PAGE_SIZE,
+    after: After = None,
     payee: OwnAddress = None,
 ) -> Connection[Receipt]:
     ctx = info.context
@@ -129,13 +124,8 @@ async def resources(
     payee: Annotated[
         Address | None, strawberry.argument(description="Only this creator's resources.")
     ] = None,
-    first: Annotated[
-        int, strawberry.argument(description="How many items, 1-100 (20 by default).")
-    ] = DEFAULT_PAGE_SIZE,
-    after: Annotated[
-        str | None,
-        strawberry.argument(description="The `endCursor` of the previous page; omit it for the first page."),
-    ] = None,
+    first: First = DEFAULT_PAGE_SIZE,
+    after: After = None,
 ) -> Connection[Resource]:
     ctx = info.context
     limit, cursor = page_size(first) + 1, decode_str_cursor(after)
