@@ -33,6 +33,8 @@ class Settings:
     host: str
     port: int
     public_url: str  # what Sign-In with Ethereum messages name as domain and URI
+    # A JSON-RPC URL wallets may add the chain with; never RPC_URL itself, which may carry a key.
+    public_rpc_url: str | None
     graphiql: bool
     metrics: bool
     introspection: bool
@@ -143,6 +145,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         host=host,
         port=port,
         public_url=env.get("PUBLIC_URL", f"http://{host}:{port}").rstrip("/"),
+        public_rpc_url=env.get("PUBLIC_RPC_URL") or None,
         graphiql=flag("GRAPHIQL", not production),
         example_paid_api=flag("EXAMPLE_PAID_API", False),
         metrics=flag("METRICS", True),

@@ -209,6 +209,7 @@ def server_env(
     fixed = {
         "APP_ENV": "development",
         "RPC_URL": rpc_url,
+        "PUBLIC_RPC_URL": rpc_url,  # the local chain, for the demo to add to a wallet that lacks it
         "CHAIN_ID": "",
         "HUB_ADDRESS": "",  # the hub is the one the deployment file names
         "DEPLOYMENT_FILE": str(deployment_file),

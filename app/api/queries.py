@@ -51,7 +51,8 @@ OwnAddress = Annotated[
 
 
 def config(info: Info) -> HubConfig:
-    return HubConfig.from_domain(info.context.services.domain, info.context.services.operator)
+    services = info.context.services
+    return HubConfig.from_domain(services.domain, services.operator, services.settings.public_rpc_url)
 
 
 async def tokens(info: Info) -> list[Token]:

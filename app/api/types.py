@@ -80,6 +80,10 @@ class HubConfig:
         "is configured."
     )
     max_lane_entries: int = strawberry.field(description="The most payees one lane's vector holds.")
+    public_rpc_url: str | None = strawberry.field(
+        description="A JSON-RPC URL for wallets to add this chain with (PUBLIC_RPC_URL); null if none is "
+        "advertised."
+    )
     withdraw_delay = strawberry.field(
         resolver=_withdraw_delay, description="Seconds between a withdrawal request and the withdrawal."
     )
@@ -88,7 +92,9 @@ class HubConfig:
     )
 
     @classmethod
-    def from_domain(cls, domain: eip712.Domain, operator: Address | None) -> HubConfig:
+    def from_domain(
+        cls, domain: eip712.Domain, operator: Address | None, public_rpc_url: str | None = None
+    ) -> HubConfig:
         return cls(
             chain_id=SafeInt(domain.chain_id),
             hub=domain.hub,
@@ -105,6 +111,7 @@ class HubConfig:
             ),
             operator=operator,
             max_lane_entries=eip712.MAX_LANE_ENTRIES,
+            public_rpc_url=public_rpc_url,
         )
 
 

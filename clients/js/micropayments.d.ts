@@ -51,6 +51,8 @@ export interface HubConfig {
   operator: Address | null;
   maxLaneEntries: number;
   withdrawDelay: number | null;
+  /** A JSON-RPC URL the server advertises for wallets to add the chain (PUBLIC_RPC_URL), or null. */
+  publicRpcUrl: string | null;
   allowedTokens: Token[];
 }
 

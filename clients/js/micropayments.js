@@ -55,7 +55,7 @@ const TRANSACTION = "chainId to data value description";
 const RELAYED = `__typename ... on RelayedTransaction { txHash nonce } ${REFUSAL}`;
 
 const Q = {
-  config: `query Config { config { chainId hub operator maxLaneEntries withdrawDelay
+  config: `query Config { config { chainId hub operator maxLaneEntries withdrawDelay publicRpcUrl
     allowedTokens { address symbol name decimals } } }`,
   voucher: `query VoucherToSign($payer: Address!, $resourceId: String!, $signer: Address, $purchase: Bytes32) {
     voucherToSign(payer: $payer, resourceId: $resourceId, signer: $signer, purchase: $purchase) {

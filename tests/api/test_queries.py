@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from eth_account.signers.local import LocalAccount
 
 from app.core.eip712 import ENTRY_FIELDS, PAYER_VOUCHER_FIELDS, SESSION_GRANT_FIELDS
@@ -133,3 +135,11 @@ def test_health_is_503_when_the_database_is_down(api: Api) -> None:
     response = api.client.get("/health")
     assert response.status_code == 503
     assert (response.json()["status"], response.json()["database"]) == ("degraded", "unavailable")
+
+
+def test_config_advertises_a_public_rpc_url_only_when_one_is_set(make_api: Callable[..., Api]) -> None:
+    assert make_api().data("{ config { publicRpcUrl } }") == {"config": {"publicRpcUrl": None}}
+    advertised = make_api(PUBLIC_RPC_URL="https://rpc.example.org")
+    assert advertised.data("{ config { publicRpcUrl } }") == {
+        "config": {"publicRpcUrl": "https://rpc.example.org"}
+    }

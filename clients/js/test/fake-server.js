@@ -76,6 +76,7 @@ export function fakeServer(tamper = {}) {
             operator: operator.address,
             maxLaneEntries: 32,
             withdrawDelay: 3600,
+            publicRpcUrl: null,
             allowedTokens: [
               { address: TOKEN, symbol: "USDC", name: "USD Coin", decimals: 6 },
               { address: OTHER_TOKEN, symbol: "EURC", name: "Euro Coin", decimals: 6 },

@@ -259,7 +259,7 @@ export async function connect() {
   await action("connect", async () => {
     const address = await wallet.connect();
     state.walletChainId = await wallet.chainId();
-    if (state.walletChainId !== state.config.chainId && !(await wallet.switchChain(state.config.chainId))) {
+    if (state.walletChainId !== state.config.chainId && !(await wallet.switchChain(state.config.chainId, state.config.publicRpcUrl))) {
       state.address = address;
       throw new Error(
         `Your wallet is on chain ${state.walletChainId}; this server settles on chain ${state.config.chainId}. Switch networks in your wallet.`,

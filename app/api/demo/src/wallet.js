@@ -7,7 +7,8 @@ import { createWalletClient, custom, encodeFunctionData, erc20Abi, getAddress, h
 export class WalletError extends Error {}
 
 /** Chains the page may add to a wallet that lacks them: the local test chain of scripts/dev
- * (anvil's chain id, its default port; CHAIN_PORT moves it, and then the wallet needs it added by hand). */
+ * (anvil's chain id; its RPC URL is the one the server advertises, PUBLIC_RPC_URL, which scripts/dev
+ * sets to wherever CHAIN_PORT put the chain). */
 const LOCAL_CHAINS = {
   31337: {
     chainName: "Local test chain (scripts/dev)",
@@ -63,12 +64,13 @@ export class Wallet {
 
   /** Asks the wallet to switch to `chainId`, adding the local test chain first when the wallet
    * does not know it (EIP-3085); false when it cannot. */
-  async switchChain(chainId) {
+  async switchChain(chainId, rpcUrl = null) {
     const hex = numberToHex(chainId);
     try {
       await this.provider.request({ method: "wallet_switchEthereumChain", params: [{ chainId: hex }] });
     } catch (error) {
-      const local = LOCAL_CHAINS[chainId];
+      const known = LOCAL_CHAINS[chainId];
+      const local = known && rpcUrl ? { ...known, rpcUrls: [rpcUrl] } : known;
       if (codeOf(error) !== 4902 || !local) return false;
       try {
         await this.provider.request({ method: "wallet_addEthereumChain", params: [{ chainId: hex, ...local }] });
