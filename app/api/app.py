@@ -96,7 +96,7 @@ def create_app(services: Services, worker: Worker | None = None) -> Starlette:
     process's background work, reported by /health."""
     settings = services.settings
     extensions = schema_extensions(settings, TokenBuckets(settings.rate_limit_per_minute))
-    schema = build_schema([*extensions, instrumentation.PayCounter])
+    schema = build_schema(extensions)
     graphql = GraphQLApp(schema, services)
 
     async def health(request: Request) -> JSONResponse:

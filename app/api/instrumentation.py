@@ -1,24 +1,20 @@
 """The API's side of app.metrics: /metrics, request latency, and what pay and payBatch answered.
 
-Pays are counted from the GraphQL results (PaymentAccepted, or a refusal with its `code`), so
-the counts hold whatever the payment service does inside.
+Pays are counted by the pay and payBatch resolvers from what they answer (PaymentAccepted, or a
+refusal with its `code`), so the counts hold whatever the payment service does inside. Not by a
+schema extension's `resolve` hook: that would make strawberry wrap every field of every response.
 """
 
 from __future__ import annotations
 
-import inspect
 import time
-from collections.abc import Callable
-from typing import Any
 
-from graphql import GraphQLResolveInfo
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
-from strawberry.extensions import SchemaExtension
 
 from app import metrics
 from app.core.errors import Transient
@@ -27,29 +23,6 @@ from app.services.runtime import Services
 PAY_FIELDS = frozenset({"pay", "payBatch"})
 # Route labels: a fixed few, so that a scan of random paths cannot grow the label set.
 _ROUTES = ("/graphql", "/graphiql/", "/health", "/metrics", "/demo")
-
-
-class PayCounter(SchemaExtension):
-    """Counts the outcome of every pay and payBatch row, and times those fields. Other fields pass
-    straight through, sync or async as they are."""
-
-    def resolve(
-        self, _next: Callable[..., Any], root: Any, info: GraphQLResolveInfo[Any], *args: Any, **kwargs: Any
-    ) -> Any:
-        started = time.perf_counter()
-        result = _next(root, info, *args, **kwargs)
-        if info.parent_type.name != "Mutation" or info.field_name not in PAY_FIELDS:
-            return result
-        return _counted(result, info.field_name, started)
-
-
-async def _counted(result: Any, field: str, started: float) -> Any:
-    if inspect.isawaitable(result):
-        result = await result
-    metrics.pay_seconds.labels(field).observe(time.perf_counter() - started)
-    for row in result if isinstance(result, list) else [result]:
-        count_pay(row)
-    return result
 
 
 def count_pay(result: object) -> None:

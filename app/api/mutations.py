@@ -9,12 +9,15 @@ nature and only check it.
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 import strawberry
 
+from app import metrics
 from app.api.context import Info
 from app.api.inputs import PayInput, ResourceInput
+from app.api.instrumentation import count_pay
 from app.api.results import (
     PaymentAccepted,
     PayResult,
@@ -27,7 +30,7 @@ from app.api.results import (
 )
 from app.api.scalars import Bytes
 from app.core.access import AccessModel as DomainAccessModel
-from app.core.errors import InvalidInput
+from app.core.errors import InvalidInput, Refusal
 
 IdempotencyKey = Annotated[
     str | None,
@@ -44,10 +47,19 @@ async def pay(
     ],
     idempotency_key: IdempotencyKey = None,
 ) -> PayResult:
+    # Counted and timed here, not by a schema extension's `resolve` hook: that hook would make
+    # strawberry wrap every field of every response.
+    started = time.perf_counter()
     ctx = info.context
-    key = check_idempotency_key(idempotency_key)
-    # Verified on the event loop, committed by the group-commit thread: no threadpool hop.
-    return PaymentAccepted.from_domain(await ctx.services.payments.pay_async(input.to_domain(), key))
+    try:
+        key = check_idempotency_key(idempotency_key)
+        # Verified on the event loop, committed by the group-commit thread: no threadpool hop.
+        result = PaymentAccepted.from_domain(await ctx.services.payments.pay_async(input.to_domain(), key))
+    except Refusal as refusal:  # becomes the union's refusal member (results.REFUSAL_HANDLERS)
+        _counted("pay", started, refusal)
+        raise
+    _counted("pay", started, result)
+    return result
 
 
 async def pay_batch(
@@ -55,15 +67,25 @@ async def pay_batch(
     inputs: Annotated[list[PayInput], strawberry.argument(description="Signed vouchers, at most MAX_BATCH.")],
     idempotency_key: IdempotencyKey = None,
 ) -> list[PayResult]:
+    started = time.perf_counter()
     ctx = info.context
     check_idempotency_key(idempotency_key)
     if len(inputs) > ctx.services.settings.max_batch:
         raise InvalidInput(
             f"payBatch takes at most {ctx.services.settings.max_batch} inputs, got {len(inputs)}"
         )
-    return [
-        pay_result(r) for r in await ctx.run(ctx.services.payments.pay_batch, [i.to_domain() for i in inputs])
-    ]
+    # A refusal of the whole batch is a GraphQL error, neither counted nor timed (as before).
+    outcomes = await ctx.run(ctx.services.payments.pay_batch, [i.to_domain() for i in inputs])
+    results = [pay_result(r) for r in outcomes]
+    _counted("payBatch", started, *results)
+    return results
+
+
+def _counted(field: str, started: float, *results: object) -> None:
+    """Times a pay or payBatch field and counts each outcome: a result, or a refusal (its `code`)."""
+    metrics.pay_seconds.labels(field).observe(time.perf_counter() - started)
+    for result in results:
+        count_pay(result)
 
 
 async def sign_in(

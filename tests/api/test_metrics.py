@@ -47,6 +47,34 @@ def test_a_refused_pay_is_counted_under_its_refusal_code(
     assert sample(funded, "micropayments_pays_accepted_total") == accepted
 
 
+def test_a_pay_refused_before_the_payment_service_is_counted_and_timed(
+    funded: Api, payer: LocalAccount
+) -> None:
+    # The resolver counts: a refusal it raises itself (a bad idempotency key) is counted too.
+    refused = sample(funded, "micropayments_pays_refused_total", code="INVALID_INPUT")
+    timed = sample(funded, "micropayments_pay_duration_seconds_count", field="pay")
+
+    result = funded.pay(funded.pay_input(payer, funded.voucher(payer)), idempotency_key="\n")
+    assert result["code"] == "INVALID_INPUT"
+
+    assert sample(funded, "micropayments_pays_refused_total", code="INVALID_INPUT") == refused + 1
+    assert sample(funded, "micropayments_pay_duration_seconds_count", field="pay") == timed + 1
+
+
+def test_pay_batch_rows_are_counted_and_the_field_timed(funded: Api, payer: LocalAccount) -> None:
+    accepted = sample(funded, "micropayments_pays_accepted_total")
+    timed = sample(funded, "micropayments_pay_duration_seconds_count", field="payBatch")
+    inputs = [funded.pay_input(payer, funded.voucher(payer))]
+
+    rows = funded.data("mutation($i: [PayInput!]!) { payBatch(inputs: $i) { __typename } }", {"i": inputs})[
+        "payBatch"
+    ]
+    assert [row["__typename"] for row in rows] == ["PaymentAccepted"]
+
+    assert sample(funded, "micropayments_pays_accepted_total") == accepted + 1
+    assert sample(funded, "micropayments_pay_duration_seconds_count", field="payBatch") == timed + 1
+
+
 def test_http_requests_are_timed_by_route_and_method(api: Api) -> None:
     before = sample(api, "micropayments_http_request_duration_seconds_count", route="/health", method="GET")
     api.client.get("/health")
