@@ -158,8 +158,7 @@ class Payments:
                 f"lane {voucher.lane} was not handed out by this server: use voucherToSign"
             )
         if resources is None:
-            with self._db.read() as conn:
-                resource = catalog.get_resource(conn, request.resource_id)
+            resource = self._resources.get(request.resource_id)  # memory first, as pay_async does
         else:
             resource = resources.get(request.resource_id)
         if resource is None or not resource.active:

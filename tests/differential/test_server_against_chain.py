@@ -5,10 +5,11 @@ SQLite) and the real hub on anvil, checked after every step.
     nobody is ever paid more than a voucher the server acknowledged allows
     the hub holds exactly the payers' balances plus the payees' earnings
 
-Steps: deposits, vouchers signed by wallets and by session keys (mixed on the same creators),
-grants with small caps and short lives, revocations, withdrawal requests and withdrawals, claims by
-the operator (its settler, on its own schedule) and by creators with their exports, time passing,
-and a payer trying to spend its deposit around the server.
+Steps: deposits, vouchers signed by wallets, by session keys and by keys a payer authorised on
+chain (mixed on the same creators), grants with small caps and short lives, revocations,
+withdrawal requests and withdrawals, claims by the operator (its settler, on its own schedule) and
+by creators with their exports, time passing, and a payer trying to spend its deposit around the
+server.
 """
 
 from __future__ import annotations
@@ -124,6 +125,16 @@ def make_machine(chain: Chain) -> type[RuleBasedStateMachine]:
         def deposit(self, payer: int, amount: int) -> None:
             chain.deposit(self.payers[payer].account, amount)
             self.sync()
+
+        @rule(target=keys, payer=st.integers(0, 1))
+        def authorize_a_signer_on_chain(self, payer: int) -> tuple[int, LocalAccount]:
+            """How a smart wallet pays: it names an ECDSA key on chain, which then signs as the payer
+            (revoking it goes through the same revokeSigner as a session key)."""
+            owner, key = self.payers[payer], Account.create()
+            hub = chain.hub.functions
+            chain.send(hub.authorizeSigner(Web3.to_checksum_address(key.address)), owner.account)
+            self.sync()
+            return payer, key
 
         @rule(
             target=keys,
